@@ -1,0 +1,74 @@
+# msbvm build. `make` builds build/msbvm; `make test` runs everything
+# (unit tests under ASan/UBSan, then the integration tests that boot guests).
+# Variants: `make BUILD=debug`, `make BUILD=asan` (objects in build/$(BUILD)).
+
+CC ?= cc
+BUILD ?= release
+O := build/$(BUILD)
+
+CFLAGS_COMMON := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
+	-Wstrict-prototypes -Wmissing-prototypes -Wno-missing-field-initializers \
+	-MMD -MP -pthread
+CFLAGS_release := -O2 -g
+CFLAGS_debug := -O0 -g3
+CFLAGS_asan := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
+	-fno-sanitize-recover=all
+CFLAGS += $(CFLAGS_COMMON) $(CFLAGS_$(BUILD))
+SAN_LDFLAGS_asan := -fsanitize=address,undefined
+LDFLAGS += -pthread $(SAN_LDFLAGS_$(BUILD))
+
+VMM_SRCS := vmm/err.c vmm/mem.c vmm/bus.c vmm/uart.c vmm/console.c \
+	vmm/i8042.c vmm/rtc.c vmm/vm.c vmm/vcpu.c vmm/nested.c vmm/cli.c \
+	vmm/run.c boot/loader.c boot/bootparams.c boot/entry.c
+MAIN_SRCS := vmm/main.c
+UNIT_TESTS := test_mem test_bus test_loader test_bootparams test_uart \
+	test_cli test_legacy
+
+VMM_OBJS := $(VMM_SRCS:%.c=$(O)/%.o)
+UNIT_BINS := $(UNIT_TESTS:%=build/asan/tests/%)
+
+.PHONY: all test unit integration kernel initramfs clean deps
+all: build/msbvm
+
+build/msbvm: $(O)/msbvm
+	@[ "$(O)/msbvm" = "$@" ] || ln -sfn $(BUILD)/msbvm $@
+
+$(O)/msbvm: $(VMM_OBJS) $(MAIN_SRCS:%.c=$(O)/%.o)
+	$(CC) $(LDFLAGS) -o $@ $^
+
+$(O)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+# Unit tests always build with sanitizers: they exist to catch memory bugs.
+build/asan/tests/%: tests/unit/%.c tests/unit/check.h
+	$(MAKE) --no-print-directory BUILD=asan build/asan/libmsbvm.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_COMMON) $(CFLAGS_asan) -o $@ $< build/asan/libmsbvm.a \
+		-pthread -fsanitize=address,undefined
+
+build/asan/libmsbvm.a: $(VMM_SRCS:%.c=build/asan/%.o)
+	ar rcs $@ $^
+
+unit: $(UNIT_BINS)
+	@for t in $(UNIT_BINS); do echo "== $$t"; $$t || exit 1; done
+	@echo "unit tests: all passed"
+
+kernel:
+	tools/build-kernel.sh
+
+initramfs: build/msbvm
+	tools/mkinitramfs.sh build/test-initramfs.cpio
+
+integration: all kernel
+	tests/integration/run.sh
+
+test: unit integration
+
+deps:
+	tools/install-deps.sh
+
+clean:
+	rm -rf build/release build/debug build/asan build/msbvm build/*.cpio
+
+-include $(shell find build -name '*.d' 2>/dev/null)

@@ -1,0 +1,123 @@
+/* Zero page, e820, initrd placement, RNG seed and the 64-bit entry state. */
+#include "check.h"
+#include "../../boot/boot.h"
+#include "../../vmm/err.h"
+
+#include <errno.h>
+#include <sys/mman.h>
+
+static struct boot_params *zp(struct guest_mem *gm)
+{
+	return gm_ptr(gm, BOOT_ZERO_PAGE, sizeof(struct boot_params));
+}
+
+static void test_small(void)
+{
+	static uint8_t ram[64u << 20];
+	struct guest_mem gm = { .host = ram };
+	struct kernel_info ki = { .entry = 0x1000000, .start = 0x1000000,
+				  .end = 0x1800000 };
+	uint8_t initrd[10000], seed[BOOT_RNG_SEED_LEN];
+	struct boot_config bc = { "console=ttyS0 quiet", initrd, sizeof(initrd),
+				  seed };
+	struct boot_params *bp;
+
+	memset(initrd, 0x5a, sizeof(initrd));
+	memset(seed, 0x77, sizeof(seed));
+	gm_layout(&gm, sizeof(ram));
+	CHECK(bp_setup(&gm, &ki, &bc) == 0);
+	bp = zp(&gm);
+	CHECK(bp->hdr.boot_flag == 0xaa55);
+	CHECK(bp->hdr.header == 0x53726448);
+	CHECK(bp->hdr.type_of_loader == 0xff);
+	CHECK(bp->hdr.version >= 0x0209); /* setup_data needs 2.09 */
+	CHECK(bp->hdr.cmd_line_ptr == BOOT_CMDLINE_ADDR);
+	CHECK(!strcmp((char *)ram + BOOT_CMDLINE_ADDR, "console=ttyS0 quiet"));
+	CHECK(bp->e820_entries == 2);
+	CHECK(bp->e820_table[0].addr == 0 &&
+	      bp->e820_table[0].size == BOOT_EBDA_START);
+	CHECK(bp->e820_table[1].addr == BOOT_HIMEM &&
+	      bp->e820_table[1].addr + bp->e820_table[1].size == sizeof(ram));
+	/* initrd: top of RAM, page aligned, bytes intact */
+	CHECK(bp->hdr.ramdisk_size == sizeof(initrd));
+	CHECK(bp->hdr.ramdisk_image % 4096 == 0);
+	CHECK(bp->hdr.ramdisk_image + sizeof(initrd) <= sizeof(ram));
+	CHECK(bp->hdr.ramdisk_image + sizeof(initrd) > sizeof(ram) - 4096);
+	CHECK(!memcmp(ram + bp->hdr.ramdisk_image, initrd, sizeof(initrd)));
+	/* RNG seed in setup_data */
+	struct setup_data *sd = gm_ptr(&gm, bp->hdr.setup_data, sizeof(*sd) + 32);
+	CHECK(sd && sd->type == SETUP_RNG_SEED && sd->len == 32 && sd->next == 0);
+	CHECK(sd && sd->data[0] == 0x77 && sd->data[31] == 0x77);
+
+	/* command line at the limit and over it */
+	char longcmd[BOOT_CMDLINE_MAX + 10];
+	memset(longcmd, 'a', sizeof(longcmd));
+	longcmd[BOOT_CMDLINE_MAX - 1] = '\0';
+	bc.cmdline = longcmd;
+	CHECK(bp_setup(&gm, &ki, &bc) == 0);
+	longcmd[BOOT_CMDLINE_MAX - 1] = 'a';
+	longcmd[BOOT_CMDLINE_MAX] = '\0';
+	CHECK(bp_setup(&gm, &ki, &bc) == -E2BIG);
+	CHECK_STR_CONTAINS(err_msg(), "command line");
+	bc.cmdline = "x";
+
+	/* initrd that cannot fit above the kernel */
+	ki.end = sizeof(ram) - 4096;
+	CHECK(bp_setup(&gm, &ki, &bc) == -EFBIG);
+	CHECK_STR_CONTAINS(err_msg(), "initrd");
+
+	/* no initrd, no seed: fields stay zero */
+	ki.end = 0x1800000;
+	bc.initrd = NULL;
+	bc.rng_seed = NULL;
+	CHECK(bp_setup(&gm, &ki, &bc) == 0);
+	CHECK(zp(&gm)->hdr.ramdisk_image == 0 && zp(&gm)->hdr.setup_data == 0);
+
+	/* entry state */
+	struct kvm_sregs s = { 0 };
+	struct kvm_regs r;
+	CHECK(entry_setup(&gm, &ki, &s, &r) == 0);
+	CHECK(r.rip == 0x1000000 && r.rsi == BOOT_ZERO_PAGE && r.rflags == 2);
+	CHECK(s.cs.selector == 0x10 && s.cs.l == 1 && s.cs.db == 0);
+	CHECK(s.ds.selector == 0x18 && s.ss.selector == 0x18);
+	CHECK((s.efer & 0x500) == 0x500 && (s.cr0 & 0x80000001) == 0x80000001);
+	CHECK(s.cr3 == BOOT_PML4_ADDR && (s.cr4 & 0x20));
+	uint64_t *pd = gm_ptr(&gm, BOOT_PD_ADDR, 4 * 4096);
+	CHECK(pd[0] == 0x83 && pd[1] == (0x200000 | 0x83));
+	CHECK(pd[2047] == ((2047ULL << 21) | 0x83)); /* maps up to 4 GiB */
+	uint64_t *gdt = gm_ptr(&gm, BOOT_GDT_ADDR, 48);
+	CHECK(gdt[2] == 0x00af9b000000ffffULL && gdt[3] == 0x00cf93000000ffffULL);
+}
+
+/* 5 GiB: the e820 map has a third entry above 4 GiB, the initrd stays
+ * below the hole. Reserved, never touched beyond the low pages used. */
+static void test_big(void)
+{
+	uint64_t size = 5ULL << 30;
+	uint8_t *ram = mmap(NULL, size, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	struct guest_mem gm = { .host = ram };
+	struct kernel_info ki = { .entry = 0x1000000, .end = 0x1800000 };
+	uint8_t initrd[100] = { 1 };
+	struct boot_config bc = { "c", initrd, sizeof(initrd), NULL };
+
+	if (ram == MAP_FAILED) {
+		printf("test_big: skipped (no 5 GiB of address space)\n");
+		return;
+	}
+	gm_layout(&gm, size);
+	CHECK(bp_setup(&gm, &ki, &bc) == 0);
+	struct boot_params *bp = zp(&gm);
+	CHECK(bp->e820_entries == 3);
+	CHECK(bp->e820_table[1].addr + bp->e820_table[1].size == GM_HOLE_START);
+	CHECK(bp->e820_table[2].addr == GM_4G && bp->e820_table[2].size == 2ULL << 30);
+	CHECK(bp->hdr.ramdisk_image + sizeof(initrd) <= 0x80000000ULL);
+	munmap(ram, size);
+}
+
+int main(void)
+{
+	test_small();
+	test_big();
+	return check_result("test_bootparams");
+}

@@ -1,0 +1,97 @@
+/* Command-line validation and nested-host detection. */
+#include "check.h"
+#include "../../vmm/cli.h"
+#include "../../vmm/err.h"
+#include "../../vmm/nested.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int parse(int argc, const char **argv, struct run_opts *o)
+{
+	err_clear();
+	return cli_parse_run(argc, (char **)argv, o);
+}
+
+static void fake_root(const char *root, const char *flags, bool pvm)
+{
+	char p[256];
+	FILE *f;
+
+	snprintf(p, sizeof(p), "%s/proc", root);
+	mkdir(root, 0755);
+	mkdir(p, 0755);
+	snprintf(p, sizeof(p), "%s/proc/cpuinfo", root);
+	f = fopen(p, "w");
+	fprintf(f, "processor\t: 0\nflags\t\t: %s\n", flags);
+	fclose(f);
+	if (pvm) {
+		snprintf(p, sizeof(p), "%s/sys", root);
+		mkdir(p, 0755);
+		snprintf(p, sizeof(p), "%s/sys/module", root);
+		mkdir(p, 0755);
+		snprintf(p, sizeof(p), "%s/sys/module/kvm_pvm", root);
+		mkdir(p, 0755);
+	}
+}
+
+int main(void)
+{
+	struct run_opts o;
+	uint64_t v;
+	char why[160], dir[] = "/tmp/msbvm-cli-XXXXXX", root[300];
+
+	CHECK(cli_parse_mib("128", 32, 1024, &v) == 0 && v == 128);
+	CHECK(cli_parse_mib("32", 32, 1024, &v) == 0);
+	CHECK(cli_parse_mib("31", 32, 1024, &v) == -EINVAL);
+	CHECK_STR_CONTAINS(err_msg(), "between 32 and 1024");
+	CHECK(cli_parse_mib("0", 32, 1024, &v) == -EINVAL);
+	CHECK(cli_parse_mib("-128", 32, 1024, &v) == -EINVAL);
+	CHECK(cli_parse_mib("12x", 32, 1024, &v) == -EINVAL);
+	CHECK(cli_parse_mib("", 32, 1024, &v) == -EINVAL);
+	CHECK(cli_parse_mib("99999999999999999999999", 32, 1024, &v) == -EINVAL);
+	CHECK(cli_parse_mib("1025", 32, 1024, &v) == -EINVAL);
+
+	const char *a1[] = { "run", "--kernel", "k", "--initrd", "i", "--memory",
+			     "256", "--append", "x=1", "--console", NULL };
+	CHECK(parse(10, a1, &o) == 0);
+	CHECK(!strcmp(o.kernel, "k") && !strcmp(o.initrd, "i") && o.mem_mib == 256);
+	CHECK(o.console && !strcmp(o.append, "x=1") && o.nested == NESTED_AUTO);
+	const char *a2[] = { "run", "--bogus", NULL };
+	CHECK(parse(2, a2, &o) == -EINVAL);
+	CHECK_STR_CONTAINS(err_msg(), "--bogus");
+	const char *a3[] = { "run", "--kernel", NULL };
+	CHECK(parse(2, a3, &o) == -EINVAL);
+	CHECK_STR_CONTAINS(err_msg(), "needs a value");
+	const char *a4[] = { "run", "--memory", "1000000000", NULL };
+	CHECK(parse(3, a4, &o) == -EINVAL);
+	CHECK_STR_CONTAINS(err_msg(), "--memory");
+	const char *a5[] = { "run", "--nested-workarounds", "maybe", NULL };
+	CHECK(parse(3, a5, &o) == -EINVAL);
+	const char *a6[] = { "run", "--nested-workarounds", "off", "stray", NULL };
+	CHECK(parse(4, a6, &o) == -EINVAL);
+	CHECK_STR_CONTAINS(err_msg(), "stray");
+	const char *a7[] = { "run", "--nested-workarounds", "on", NULL };
+	CHECK(parse(3, a7, &o) == 0 && o.nested == NESTED_ON);
+
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(root, sizeof(root), "%s/pvm", dir);
+	fake_root(root, "fpu sse2 hypervisor rdrand", true);
+	CHECK(nested_detect(root, why, sizeof(why)));
+	CHECK_STR_CONTAINS(why, "kvm_pvm");
+	snprintf(root, sizeof(root), "%s/novmx", dir);
+	fake_root(root, "fpu hypervisor sse2", false);
+	CHECK(nested_detect(root, why, sizeof(why)));
+	snprintf(root, sizeof(root), "%s/hw", dir);
+	fake_root(root, "fpu vmx sse2", false);
+	CHECK(!nested_detect(root, why, sizeof(why)));
+	snprintf(root, sizeof(root), "%s/nestedvmx", dir);
+	fake_root(root, "fpu vmx hypervisor", false);
+	CHECK(!nested_detect(root, why, sizeof(why))); /* real nested VMX */
+	snprintf(root, sizeof(root), "rm -rf %s", dir);
+	CHECK(system(root) == 0);
+	CHECK(strstr(nested_cmdline(), "clearcpuid=") != NULL);
+	return check_result("test_cli");
+}

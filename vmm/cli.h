@@ -1,0 +1,26 @@
+#ifndef MSBVM_CLI_H
+#define MSBVM_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "nested.h"
+
+#define CLI_MEM_DEFAULT_MIB 128
+#define CLI_MEM_MIN_MIB 32
+
+struct run_opts {
+	const char *kernel, *initrd, *cmdline, *append;
+	uint64_t mem_mib;
+	bool console;
+	enum nested_mode nested;
+};
+
+/* Parses `msbvm run` arguments (argv[0] is "run"). 1: help printed. */
+int cli_parse_run(int argc, char **argv, struct run_opts *o);
+/* A strict decimal MiB count within [min, max]; -EINVAL otherwise. */
+int cli_parse_mib(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+/* Boots the VM described by o; returns the process exit code. */
+int run_vm(const struct run_opts *o, const char *self);
+
+#endif

@@ -1,0 +1,61 @@
+/* msbvm: command-line entry point. Exit codes: 0 the guest rebooted or
+ * powered off; 1 the guest failed (panic, triple fault, emulation error);
+ * 2 bad usage or host/config error; 128+N the VMM got signal N. */
+#include "cli.h"
+#include "err.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#ifndef MSBVM_VERSION
+#define MSBVM_VERSION "0.1.0"
+#endif
+
+static void main_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: msbvm <command> [options]\n"
+		"\n"
+		"A microVM monitor on /dev/kvm.\n"
+		"\n"
+		"commands:\n"
+		"  run        boot a kernel (and initrd) in a new microVM\n"
+		"  version    print the version\n"
+		"  help       this text; `msbvm run --help` for a command\n"
+		"\n"
+		"exit codes: 0 guest rebooted or powered off, 1 guest failed,\n"
+		"2 usage or host error, 128+N stopped by signal N.\n");
+}
+
+int main(int argc, char **argv)
+{
+	struct run_opts o;
+	int rc;
+
+	if (argc < 2) {
+		main_usage(stderr);
+		return 2;
+	}
+	if (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help") ||
+	    !strcmp(argv[1], "-h")) {
+		main_usage(stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
+		printf("msbvm %s\n", MSBVM_VERSION);
+		return 0;
+	}
+	if (strcmp(argv[1], "run")) {
+		fprintf(stderr, "msbvm: unknown command '%s' (try msbvm --help)\n",
+			argv[1]);
+		return 2;
+	}
+	rc = cli_parse_run(argc - 1, argv + 1, &o);
+	if (rc == 1)
+		return 0;
+	if (rc < 0) {
+		fprintf(stderr, "msbvm: %s\n", err_msg());
+		return 2;
+	}
+	return run_vm(&o, argv[0]);
+}

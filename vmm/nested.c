@@ -1,0 +1,78 @@
+#include "nested.h"
+#include "err.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+/* CPUID bits set by KVM_SET_CPUID2 are ignored on this host: the guest sees
+ * the host's features and the kernel would patch in instructions that the
+ * CPL0 emulator lacks (XSAVE family, SMAP's CLAC/STAC, POPCNT, ...), so they
+ * are switched off from the command line. rdrand being off, the RNG seed in
+ * setup_data plus random.trust_bootloader=on keeps the CRNG from stalling. */
+static const char nested_args[] =
+	"noxsave clearcpuid=smap,smep,pku,popcnt,xsave,avx,avx2,bmi1,bmi2,"
+	"fsgsbase,erms,fsrm,pcid,invpcid,rdrand,rdseed,movbe,abm,sse4_1,sse4_2,"
+	"aes,pclmulqdq,rdpid,umip,clflushopt,clwb,adx,xsaveopt,xsavec,xsaves";
+
+int nested_parse(const char *s, enum nested_mode *mode)
+{
+	if (!strcmp(s, "auto"))
+		*mode = NESTED_AUTO;
+	else if (!strcmp(s, "on"))
+		*mode = NESTED_ON;
+	else if (!strcmp(s, "off"))
+		*mode = NESTED_OFF;
+	else
+		return err_set(EINVAL, "--nested-workarounds: '%s' is not one of "
+			       "auto, on, off", s);
+	return 0;
+}
+
+/* Whole-word flag test on the cpuinfo "flags" line. */
+static bool nested_has_flag(const char *flags, const char *flag)
+{
+	size_t n = strlen(flag);
+
+	for (const char *p = flags; (p = strstr(p, flag)); p += n)
+		if ((p == flags || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\n' ||
+						     p[n] == '\0'))
+			return true;
+	return false;
+}
+
+bool nested_detect(const char *root, char *why, size_t why_len)
+{
+	char path[256], line[4096];
+	FILE *f;
+	bool hv = false, virt = false;
+
+	snprintf(path, sizeof(path), "%s/sys/module/kvm_pvm", root);
+	if (access(path, F_OK) == 0) {
+		snprintf(why, why_len, "the kvm_pvm module is loaded");
+		return true;
+	}
+	snprintf(path, sizeof(path), "%s/proc/cpuinfo", root);
+	if (!(f = fopen(path, "r")))
+		return false;
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "flags", 5))
+			continue;
+		hv = nested_has_flag(line, "hypervisor");
+		virt = nested_has_flag(line, "vmx") || nested_has_flag(line, "svm");
+		break;
+	}
+	fclose(f);
+	if (hv && !virt) {
+		snprintf(why, why_len, "a hypervisor is present and the CPU has "
+			 "no vmx/svm, so /dev/kvm is paravirtual");
+		return true;
+	}
+	return false;
+}
+
+const char *nested_cmdline(void)
+{
+	return nested_args;
+}
