@@ -1,6 +1,7 @@
 # msbvm build. `make` builds build/msbvm; `make test` runs everything
 # (unit tests under ASan/UBSan, then the integration tests that boot guests).
-# Variants: `make BUILD=debug`, `make BUILD=asan` (objects in build/$(BUILD)).
+# Variants: `make BUILD=debug`, `make BUILD=asan`, `make BUILD=static` (a
+# self-contained binary to copy to another host); objects in build/$(BUILD).
 
 CC ?= cc
 BUILD ?= release
@@ -11,10 +12,12 @@ CFLAGS_COMMON := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
 	-MMD -MP -pthread
 CFLAGS_release := -O2 -g
 CFLAGS_debug := -O0 -g3
+CFLAGS_static := -O2 -g
 CFLAGS_asan := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=all
 CFLAGS += $(CFLAGS_COMMON) $(CFLAGS_$(BUILD))
 SAN_LDFLAGS_asan := -fsanitize=address,undefined
+SAN_LDFLAGS_static := -static
 LDFLAGS += -pthread $(SAN_LDFLAGS_$(BUILD))
 
 VMM_SRCS := vmm/err.c vmm/mem.c vmm/bus.c vmm/uart.c vmm/console.c \
@@ -27,7 +30,7 @@ UNIT_TESTS := test_mem test_bus test_loader test_bootparams test_uart \
 VMM_OBJS := $(VMM_SRCS:%.c=$(O)/%.o)
 UNIT_BINS := $(UNIT_TESTS:%=build/asan/tests/%)
 
-.PHONY: all test unit integration kernel initramfs clean deps
+.PHONY: all test unit integration kernel initramfs clean deps run shell
 all: build/msbvm
 
 build/msbvm: $(O)/msbvm
@@ -58,12 +61,26 @@ kernel:
 	tools/build-kernel.sh
 
 initramfs: build/msbvm
-	tools/mkinitramfs.sh build/test-initramfs.cpio
+	tools/mkinitramfs.sh build/demo-initramfs.cpio tools/demo-init.sh
 
 integration: all kernel
 	tests/integration/run.sh
 
-test: unit integration
+# The two commands that do all set-up on a fresh machine (README):
+# `make test` runs every test; `make run` boots the built-in default guest.
+test:
+	tools/install-deps.sh
+	$(MAKE) --no-print-directory unit
+	$(MAKE) --no-print-directory integration
+
+run:
+	tools/install-deps.sh
+	$(MAKE) --no-print-directory all kernel initramfs
+	build/msbvm run --initrd build/demo-initramfs.cpio
+
+# Interactive busybox shell on the serial console (Ctrl-A x quits).
+shell: all kernel initramfs
+	build/msbvm run --console --initrd build/demo-initramfs.cpio --append msbvm.shell
 
 deps:
 	tools/install-deps.sh

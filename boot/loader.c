@@ -65,7 +65,7 @@ static int loader_elf(struct guest_mem *gm, const uint8_t *img, size_t len,
 	if (eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phnum == 0 ||
 	    eh.e_phnum > LOADER_MAX_PHDRS ||
 	    !range_in(eh.e_phoff, (uint64_t)eh.e_phnum * sizeof(Elf64_Phdr), len))
-		return err_set(ENOEXEC, "corrupt ELF program headers (phoff 0x%llx, "
+		return err_set(ENOEXEC, "truncated or corrupt ELF program headers (phoff 0x%llx, "
 			       "phnum %u, phentsize %u)",
 			       (unsigned long long)eh.e_phoff, eh.e_phnum,
 			       eh.e_phentsize);

@@ -12,7 +12,7 @@
  * are switched off from the command line. rdrand being off, the RNG seed in
  * setup_data plus random.trust_bootloader=on keeps the CRNG from stalling. */
 static const char nested_args[] =
-	"noxsave clearcpuid=smap,smep,pku,popcnt,xsave,avx,avx2,bmi1,bmi2,"
+	"clearcpuid=smap,smep,pku,popcnt,xsave,avx,avx2,bmi1,bmi2,"
 	"fsgsbase,erms,fsrm,pcid,invpcid,rdrand,rdseed,movbe,abm,sse4_1,sse4_2,"
 	"aes,pclmulqdq,rdpid,umip,clflushopt,clwb,adx,xsaveopt,xsavec,xsaves";
 

@@ -224,6 +224,10 @@ int run_vm(const struct run_opts *o, const char *self)
 		vm_destroy(&vm);
 		return 2;
 	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	log_info("setup took %.2f ms (run start to first vCPU entry)",
+		 (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
+			 (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
 	enum vm_stop why = vcpu_run(&vm);
 	console_stop(&vm.console);
 	clock_gettime(CLOCK_MONOTONIC, &t1);

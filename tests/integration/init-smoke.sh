@@ -2,8 +2,10 @@
 # /init of the smoke-test initramfs: proves user space works, prints facts
 # the test checks between BEGIN/END markers, then reboots (msbvm exits 0).
 # Kernel argument test=panic makes it exit instead, so the kernel panics.
+/bin/busybox mount -t proc proc /proc
+read -r up _ < /proc/uptime
+echo "MSBVM-USERSPACE uptime=$up"
 /bin/busybox --install -s /bin
-mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
 hostname -F /etc/hostname

@@ -1,0 +1,22 @@
+#!/bin/sh
+# Install everything msbvm needs to build and test on a fresh Debian 12
+# machine (Debian's archive only). Idempotent; run as root (or via sudo).
+set -eu
+PKGS="build-essential make gcc libc6-dev linux-libc-dev file
+ bc bison flex libelf-dev libssl-dev cpio xz-utils kmod
+ linux-source-6.1 busybox-static e2fsprogs socat"
+SUDO=
+[ "$(id -u)" = 0 ] || SUDO=sudo
+missing=
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
+		missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+	echo "install-deps: installing:$missing" >&2
+	$SUDO apt-get update -q
+	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q \
+		--no-install-recommends $missing
+fi
+[ -e /dev/kvm ] || echo "install-deps: warning: /dev/kvm is missing; guests cannot boot here" >&2
+echo "install-deps: all packages present" >&2
