@@ -22,7 +22,8 @@ LDFLAGS += -pthread $(SAN_LDFLAGS_$(BUILD))
 
 VMM_SRCS := vmm/err.c vmm/mem.c vmm/bus.c vmm/uart.c vmm/console.c \
 	vmm/i8042.c vmm/rtc.c vmm/vm.c vmm/vcpu.c vmm/nested.c vmm/cli.c \
-	vmm/run.c boot/loader.c boot/bootparams.c boot/entry.c
+	vmm/run.c vmm/profile.c boot/loader.c boot/bootparams.c boot/entry.c \
+	boot/mptable.c
 MAIN_SRCS := vmm/main.c
 UNIT_TESTS := test_mem test_bus test_loader test_bootparams test_uart \
 	test_cli test_legacy
@@ -44,14 +45,19 @@ $(O)/%.o: %.c
 	$(CC) $(CFLAGS) -c -o $@ $<
 
 # Unit tests always build with sanitizers: they exist to catch memory bugs.
-build/asan/tests/%: tests/unit/%.c tests/unit/check.h
-	$(MAKE) --no-print-directory BUILD=asan build/asan/libmsbvm.a
+ASAN_CFLAGS := $(CFLAGS_COMMON) $(CFLAGS_asan)
+
+build/asan/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_COMMON) $(CFLAGS_asan) -o $@ $< build/asan/libmsbvm.a \
-		-pthread -fsanitize=address,undefined
+	$(CC) $(ASAN_CFLAGS) -c -o $@ $<
 
 build/asan/libmsbvm.a: $(VMM_SRCS:%.c=build/asan/%.o)
 	ar rcs $@ $^
+
+build/asan/tests/%: tests/unit/%.c tests/unit/check.h build/asan/libmsbvm.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ASAN_CFLAGS) -o $@ $< build/asan/libmsbvm.a -pthread \
+		-fsanitize=address,undefined
 
 unit: $(UNIT_BINS)
 	@for t in $(UNIT_BINS); do echo "== $$t"; $$t || exit 1; done

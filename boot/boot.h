@@ -26,6 +26,9 @@
 #define BOOT_EBDA_START 0x9fc00
 #define BOOT_HIMEM 0x100000      /* nothing of the kernel may sit below */
 #define BOOT_RNG_SEED_LEN 32
+#define BOOT_MPTABLE_MAX 1024    /* EBDA start .. 0xa0000 */
+#define BOOT_MAX_CPUS 32
+#define BOOT_IOAPIC_PINS 24
 
 #define BOOT_E820_RAM 1          /* E820_TYPE_RAM (not in the UAPI) */
 
@@ -51,6 +54,9 @@ struct boot_config {
 /* Writes the zero page, command line, e820, initrd and RNG seed. */
 int bp_setup(struct guest_mem *gm, const struct kernel_info *ki,
 	     const struct boot_config *cfg);
+
+/* Writes the MP table for ncpus vCPUs and the IOAPIC at the EBDA. */
+int mptable_setup(struct guest_mem *gm, unsigned ncpus);
 
 /* Writes GDT and page tables and fills the vCPU state for the entry. */
 int entry_setup(struct guest_mem *gm, const struct kernel_info *ki,

@@ -29,12 +29,12 @@ for i in $(seq "$n"); do
 	while IFS= read -r line; do
 		case "$line" in
 		*MSBVM-USERSPACE*)
-			tus=$(echo "$(now) - $t0" | bc)
+			tus=$(awk -v a="$(now)" -v b="$t0" 'BEGIN {print a - b}')
 			up=${line##*uptime=}
 			up=${up%$'\r'} ;;
 		esac
 	done < <("$msbvm" run --kernel "$kernel" --initrd "$initrd" "$@" </dev/null 2>"$work/err")
-	tex=$(echo "$(now) - $t0" | bc)
+	tex=$(awk -v a="$(now)" -v b="$t0" 'BEGIN {print a - b}')
 	[ -n "$tus" ] || { echo "run $i: no user-space marker; stderr:"; cat "$work/err"; exit 1; }
 	printf '%-4s %12.3f %12s %10.3f\n' "$i" "$tus" "$up" "$tex"
 	echo "$tus $up $tex" >> "$work/all"

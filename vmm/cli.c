@@ -27,6 +27,8 @@ static void cli_run_usage(void)
 	       "                    kernel arguments for nested paravirtual KVM\n"
 	       "                    hosts (default auto: on where detected)\n"
 	       "  -v, --verbose     say what msbvm decides and print exit counts\n"
+	       "  --profile FILE    sample guest RIP every 5 ms into FILE\n"
+	       "                    (tools/profile-report.sh reads it)\n"
 	       "  -h, --help        this text\n",
 	       CLI_MEM_DEFAULT_MIB, CLI_MEM_MIN_MIB);
 }
@@ -59,7 +61,7 @@ static uint64_t cli_host_mib(void)
 	return (uint64_t)pages * (uint64_t)psz >> 20;
 }
 
-enum { OPT_CMDLINE = 256, OPT_APPEND, OPT_NESTED, OPT_CONSOLE };
+enum { OPT_CMDLINE = 256, OPT_APPEND, OPT_NESTED, OPT_CONSOLE, OPT_PROFILE };
 
 int cli_parse_run(int argc, char **argv, struct run_opts *o)
 {
@@ -72,6 +74,7 @@ int cli_parse_run(int argc, char **argv, struct run_opts *o)
 		{ "console", no_argument, NULL, OPT_CONSOLE },
 		{ "nested-workarounds", required_argument, NULL, OPT_NESTED },
 		{ "verbose", no_argument, NULL, 'v' },
+		{ "profile", required_argument, NULL, OPT_PROFILE },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -88,6 +91,7 @@ int cli_parse_run(int argc, char **argv, struct run_opts *o)
 		case OPT_CMDLINE: o->cmdline = optarg; break;
 		case OPT_APPEND: o->append = optarg; break;
 		case OPT_CONSOLE: o->console = true; break;
+		case OPT_PROFILE: o->profile = optarg; break;
 		case 'v': log_verbose = 1; break;
 		case 'h': cli_run_usage(); return 1;
 		case 'm':

@@ -10,7 +10,7 @@
 #define CLI_MEM_MIN_MIB 32
 
 struct run_opts {
-	const char *kernel, *initrd, *cmdline, *append;
+	const char *kernel, *initrd, *cmdline, *append, *profile;
 	uint64_t mem_mib;
 	bool console;
 	enum nested_mode nested;

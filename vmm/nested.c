@@ -10,9 +10,13 @@
  * the host's features and the kernel would patch in instructions that the
  * CPL0 emulator lacks (XSAVE family, SMAP's CLAC/STAC, POPCNT, ...), so they
  * are switched off from the command line. rdrand being off, the RNG seed in
- * setup_data plus random.trust_bootloader=on keeps the CRNG from stalling. */
+ * setup_data plus random.trust_bootloader=on keeps the CRNG from stalling.
+ * rodata=off skips making kernel text/rodata read-only at the end of boot:
+ * splitting and re-protecting the direct map took ~4 s of emulated kernel
+ * code here. It weakens the guest kernel's self-protection, which is why it
+ * is only ever added on these development hosts, never on hardware. */
 static const char nested_args[] =
-	"clearcpuid=smap,smep,pku,popcnt,xsave,avx,avx2,bmi1,bmi2,"
+	"rodata=off clearcpuid=smap,smep,pku,popcnt,xsave,avx,avx2,bmi1,bmi2,"
 	"fsgsbase,erms,fsrm,pcid,invpcid,rdrand,rdseed,movbe,abm,sse4_1,sse4_2,"
 	"aes,pclmulqdq,rdpid,umip,clflushopt,clwb,adx,xsaveopt,xsavec,xsaves";
 

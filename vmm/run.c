@@ -137,6 +137,7 @@ static int run_boot(struct vm *vm, const struct run_opts *o, const char *kpath)
 		return err_set(errno, "getrandom: %s", strerror(errno));
 	struct boot_config bc = { cmdline, ird.data, ird.len, seed };
 	if ((rc = bp_setup(&vm->gm, &ki, &bc)) < 0 ||
+	    (rc = mptable_setup(&vm->gm, 1)) < 0 ||
 	    (rc = entry_setup(&vm->gm, &ki, &sregs, &regs)) < 0 ||
 	    (rc = vcpu_set_boot_state(vm, &sregs, &regs)) < 0)
 		return rc;
@@ -228,7 +229,14 @@ int run_vm(const struct run_opts *o, const char *self)
 	log_info("setup took %.2f ms (run start to first vCPU entry)",
 		 (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
 			 (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+	if (o->profile && prof_start(&vm.prof, o->profile, pthread_self()) < 0) {
+		fprintf(stderr, "msbvm: %s\n", err_msg());
+		vm_destroy(&vm);
+		return 2;
+	}
 	enum vm_stop why = vcpu_run(&vm);
+	if (prof_finish(&vm.prof) < 0)
+		fprintf(stderr, "msbvm: %s\n", err_msg());
 	console_stop(&vm.console);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	run_stats(&vm, (double)(t1.tv_sec - t0.tv_sec) +

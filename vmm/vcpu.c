@@ -217,6 +217,7 @@ enum vm_stop vcpu_run(struct vm *vm)
 		if (ioctl(vm->vcpu_fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
 				vm->run->immediate_exit = 0;
+				prof_sample(&vm->prof, vm->vcpu_fd);
 				continue;
 			}
 			vcpu_fail(vm, "KVM_RUN: %s", strerror(errno));

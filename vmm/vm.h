@@ -13,6 +13,7 @@
 #include "console.h"
 #include "legacy.h"
 #include "mem.h"
+#include "profile.h"
 #include "uart.h"
 
 enum vm_stop {
@@ -42,6 +43,7 @@ struct vm {
 	char error[512];            /* why VM_STOP_ERROR */
 	uint64_t exits[VM_EXIT_REASONS];
 	uint64_t io_exits, mmio_exits;
+	struct profile prof;
 };
 
 /* Opens /dev/kvm, creates the VM with ram_bytes of RAM, the in-kernel

@@ -115,8 +115,46 @@ static void test_big(void)
 	munmap(ram, size);
 }
 
+/* MP table: both checksums zero the byte sums, the floating pointer sits
+ * where Linux's first EBDA scan finds it, entries describe the IOAPIC. */
+static void test_mptable(void)
+{
+	static uint8_t ram[2u << 20];
+	struct guest_mem gm = { .host = ram };
+	uint8_t sum = 0;
+
+	gm_layout(&gm, sizeof(ram));
+	CHECK(mptable_setup(&gm, 0) == -EINVAL);
+	CHECK(mptable_setup(&gm, BOOT_MAX_CPUS + 1) == -EINVAL);
+	CHECK(mptable_setup(&gm, 2) == 0);
+	uint8_t *f = ram + BOOT_EBDA_START;
+	CHECK(!memcmp(f, "_MP_", 4));
+	for (int i = 0; i < 16; i++)
+		sum = (uint8_t)(sum + f[i]);
+	CHECK(sum == 0);
+	uint32_t physptr;
+	memcpy(&physptr, f + 4, 4);
+	CHECK(physptr == BOOT_EBDA_START + 16);
+	uint8_t *h = ram + physptr;
+	uint16_t len;
+	memcpy(&len, h + 4, 2);
+	CHECK(!memcmp(h, "PCMP", 4));
+	CHECK(physptr + len <= BOOT_EBDA_START + BOOT_MPTABLE_MAX);
+	sum = 0;
+	for (unsigned i = 0; i < len; i++)
+		sum = (uint8_t)(sum + h[i]);
+	CHECK(sum == 0);
+	/* 2 CPUs (20 bytes each) then the ISA bus, then the IOAPIC (id 2) */
+	CHECK(h[44] == 0 && h[45] == 0 && (h[47] & 2));  /* BSP */
+	CHECK(h[64] == 0 && h[65] == 1 && !(h[67] & 2)); /* AP */
+	CHECK(h[84] == 1 && !memcmp(h + 86, "ISA", 3));
+	CHECK(h[92] == 2 && h[93] == 2);
+	CHECK(len == 44 + 2 * 20 + 8 + 8 + (BOOT_IOAPIC_PINS + 2) * 8);
+}
+
 int main(void)
 {
+	test_mptable();
 	test_small();
 	test_big();
 	return check_result("test_bootparams");
