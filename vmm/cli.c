@@ -20,6 +20,10 @@ static void cli_run_usage(void)
 	       "  --initrd FILE     initramfs (uncompressed cpio is fastest)\n"
 	       "  --cmdline STR     replace the default kernel command line\n"
 	       "  --append STR      add to the kernel command line\n"
+	       "  --rootfs IMAGE    boot with IMAGE (ext4) as the root disk,\n"
+	       "                    /dev/vda, mounted read-write\n"
+	       "  --disk PATH[,ro]  add a virtio-blk disk (raw image; repeatable;\n"
+	       "                    ro: read-only, writes refused by the device)\n"
 	       "  --memory MIB      guest RAM in MiB (default %d, minimum %d)\n"
 	       "  --console         interactive: stdin goes to the guest console\n"
 	       "                    (raw terminal; Ctrl-A x quits)\n"
@@ -61,7 +65,8 @@ static uint64_t cli_host_mib(void)
 	return (uint64_t)pages * (uint64_t)psz >> 20;
 }
 
-enum { OPT_CMDLINE = 256, OPT_APPEND, OPT_NESTED, OPT_CONSOLE, OPT_PROFILE };
+enum { OPT_CMDLINE = 256, OPT_APPEND, OPT_NESTED, OPT_CONSOLE, OPT_PROFILE,
+       OPT_ROOTFS, OPT_DISK };
 
 int cli_parse_run(int argc, char **argv, struct run_opts *o)
 {
@@ -75,6 +80,8 @@ int cli_parse_run(int argc, char **argv, struct run_opts *o)
 		{ "nested-workarounds", required_argument, NULL, OPT_NESTED },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "profile", required_argument, NULL, OPT_PROFILE },
+		{ "rootfs", required_argument, NULL, OPT_ROOTFS },
+		{ "disk", required_argument, NULL, OPT_DISK },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -92,6 +99,13 @@ int cli_parse_run(int argc, char **argv, struct run_opts *o)
 		case OPT_APPEND: o->append = optarg; break;
 		case OPT_CONSOLE: o->console = true; break;
 		case OPT_PROFILE: o->profile = optarg; break;
+		case OPT_ROOTFS: o->rootfs = optarg; break;
+		case OPT_DISK:
+			if (o->n_disks == CLI_MAX_DISKS)
+				return err_set(EINVAL, "run: at most %d --disk options",
+					       CLI_MAX_DISKS);
+			o->disks[o->n_disks++] = optarg;
+			break;
 		case 'v': log_verbose = 1; break;
 		case 'h': cli_run_usage(); return 1;
 		case 'm':

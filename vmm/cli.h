@@ -8,9 +8,13 @@
 
 #define CLI_MEM_DEFAULT_MIB 128
 #define CLI_MEM_MIN_MIB 32
+#define CLI_MAX_DISKS 8
 
 struct run_opts {
 	const char *kernel, *initrd, *cmdline, *append, *profile;
+	const char *rootfs;                 /* ext4 image, becomes /dev/vda */
+	const char *disks[CLI_MAX_DISKS];   /* "PATH[,ro]" */
+	unsigned n_disks;
 	uint64_t mem_mib;
 	bool console;
 	enum nested_mode nested;

@@ -4,6 +4,7 @@
 #include "nested.h"
 #include "vm.h"
 #include "../boot/boot.h"
+#include "../virtio/blk.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -99,8 +100,9 @@ static int run_cmdline(const struct run_opts *o, char *buf, size_t len)
 	char why[160] = "forced on";
 	bool nested = m == NESTED_ON ||
 		      (m == NESTED_AUTO && nested_detect("", why, sizeof(why)));
-	int n = snprintf(buf, len, "%s%s%s%s%s",
+	int n = snprintf(buf, len, "%s%s%s%s%s%s",
 			 o->cmdline ? o->cmdline : RUN_DEFAULT_CMDLINE,
+			 o->rootfs ? " root=/dev/vda rw rootfstype=ext4" : "",
 			 o->append ? " " : "", o->append ? o->append : "",
 			 nested ? " " : "", nested ? nested_cmdline() : "");
 
@@ -111,6 +113,41 @@ static int run_cmdline(const struct run_opts *o, char *buf, size_t len)
 		log_info("nested KVM work-arounds off");
 	if (n < 0 || (size_t)n >= len)
 		return err_set(E2BIG, "kernel command line too long");
+	return 0;
+}
+
+static struct vblk run_blk[CLI_MAX_DISKS + 1];
+static unsigned run_n_blk;
+
+static int run_add_disk(struct vm *vm, const char *path, bool ro,
+			char *cmdline, size_t cap)
+{
+	struct vblk *b = &run_blk[run_n_blk];
+	int rc = vblk_open(b, path, ro, run_n_blk);
+
+	if (rc < 0)
+		return rc;
+	run_n_blk++;
+	log_info("disk vd%c: %s (%llu MiB%s)", 'a' + run_n_blk - 1, path,
+		 (unsigned long long)b->sectors >> 11, ro ? ", read-only" : "");
+	return vm_add_virtio(vm, &vblk_ops, b, cmdline, cap);
+}
+
+/* --rootfs first (it must be /dev/vda), then each --disk in order. */
+static int run_disks(struct vm *vm, const struct run_opts *o, char *cmdline,
+		     size_t cap)
+{
+	static char paths[CLI_MAX_DISKS][PATH_MAX];
+	bool ro;
+	int rc;
+
+	if (o->rootfs && (rc = run_add_disk(vm, o->rootfs, false, cmdline, cap)) < 0)
+		return rc;
+	for (unsigned i = 0; i < o->n_disks; i++) {
+		if ((rc = vblk_parse_spec(o->disks[i], paths[i], PATH_MAX, &ro)) < 0 ||
+		    (rc = run_add_disk(vm, paths[i], ro, cmdline, cap)) < 0)
+			return rc;
+	}
 	return 0;
 }
 
@@ -129,7 +166,8 @@ static int run_boot(struct vm *vm, const struct run_opts *o, const char *kpath)
 	    (rc = run_map_file("kernel", kpath, ram, &k)) < 0 ||
 	    (o->initrd && (rc = run_map_file("initrd", o->initrd, ram, &ird)) < 0))
 		return rc;
-	if ((rc = vm_create(vm, ram, STDOUT_FILENO)) < 0)
+	if ((rc = vm_create(vm, ram, STDOUT_FILENO)) < 0 ||
+	    (rc = run_disks(vm, o, cmdline, sizeof(cmdline))) < 0)
 		return rc;
 	if ((rc = loader_load(&vm->gm, k.data, k.len, &ki)) < 0)
 		return err_set(-rc, "kernel %s: %s", kpath, strdupa(err_msg()));
@@ -244,5 +282,7 @@ int run_vm(const struct run_opts *o, const char *self)
 	rc = run_result(&vm, why);
 	run_signal_vm = NULL;
 	vm_destroy(&vm);
+	for (unsigned i = 0; i < run_n_blk; i++)
+		vblk_close(&run_blk[i]);
 	return rc;
 }

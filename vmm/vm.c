@@ -99,6 +99,43 @@ static void vm_uart_irq(void *opaque, bool level)
 	vm_set_irq(vm, UART_COM1_IRQ, level);
 }
 
+static void vm_virtio_irq(void *opaque, unsigned irq, bool level)
+{
+	vm_set_irq(opaque, irq, level);
+}
+
+/* IOAPIC pins 5..23 for virtio, skipping 8 (the RTC's). */
+static unsigned vm_virtio_irq_for(unsigned i)
+{
+	unsigned irq = 5 + i;
+
+	return irq >= 8 ? irq + 1 : irq;
+}
+
+int vm_add_virtio(struct vm *vm, const struct vdev_ops *ops, void *priv,
+		  char *cmdline, size_t cap)
+{
+	struct vmmio *t;
+	size_t used = strlen(cmdline);
+	int rc;
+
+	if (vm->n_virtio == VM_MAX_VIRTIO)
+		return err_set(ENOSPC, "too many virtio devices (at most %d)",
+			       VM_MAX_VIRTIO);
+	t = &vm->virtio[vm->n_virtio];
+	vmmio_init(t, ops, priv, &vm->gm, VMMIO_BASE + VMMIO_SIZE * vm->n_virtio,
+		   vm_virtio_irq_for(vm->n_virtio), vm_virtio_irq, vm);
+	if ((rc = bus_register(&vm->mmio, t->base, VMMIO_SIZE, vmmio_io, t,
+			       ops->name)) < 0)
+		return rc;
+	if (used + 1 >= cap || vmmio_cmdline(t, cmdline + used + 1, cap - used - 1) < 0)
+		return err_set(E2BIG, "kernel command line too long for %u devices",
+			       vm->n_virtio + 1);
+	cmdline[used] = ' ';
+	vm->n_virtio++;
+	return 0;
+}
+
 static void vm_console_tx(void *opaque, uint8_t byte)
 {
 	struct vm *vm = opaque;

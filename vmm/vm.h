@@ -15,6 +15,7 @@
 #include "mem.h"
 #include "profile.h"
 #include "uart.h"
+#include "../virtio/mmio.h"
 
 enum vm_stop {
 	VM_RUNNING = 0,
@@ -26,6 +27,7 @@ enum vm_stop {
 };
 
 #define VM_EXIT_REASONS 64
+#define VM_MAX_VIRTIO 16
 
 struct vm {
 	int kvm_fd, vm_fd, vcpu_fd;
@@ -44,6 +46,8 @@ struct vm {
 	uint64_t exits[VM_EXIT_REASONS];
 	uint64_t io_exits, mmio_exits;
 	struct profile prof;
+	struct vmmio virtio[VM_MAX_VIRTIO];
+	unsigned n_virtio;
 };
 
 /* Opens /dev/kvm, creates the VM with ram_bytes of RAM, the in-kernel
@@ -53,6 +57,10 @@ void vm_destroy(struct vm *vm);
 /* Asks the vCPU loop to stop (thread- and signal-safe). */
 void vm_request_stop(struct vm *vm, enum vm_stop why);
 int vm_set_irq(struct vm *vm, unsigned irq, bool level);
+/* Adds a virtio-mmio device: next 4 KiB slot from VMMIO_BASE, next free
+ * IRQ; appends its virtio_mmio.device= word to cmdline (of cap bytes). */
+int vm_add_virtio(struct vm *vm, const struct vdev_ops *ops, void *priv,
+		  char *cmdline, size_t cap);
 
 /* vcpu.c */
 int vcpu_create(struct vm *vm);

@@ -1,0 +1,20 @@
+#!/bin/sh
+# Populate DIR with a minimal busybox system whose /init is INIT_SCRIPT
+# (also /sbin/init). Shared by mkinitramfs.sh and mkrootfs.sh.
+# usage: tools/stage-busybox.sh DIR INIT_SCRIPT
+set -eu
+stage=${1:?usage: stage-busybox.sh DIR INIT_SCRIPT}
+init=${2:?usage: stage-busybox.sh DIR INIT_SCRIPT}
+bb=${BUSYBOX:-/bin/busybox}
+[ -x "$bb" ] || { echo "stage-busybox: $bb missing (apt install busybox-static)" >&2; exit 1; }
+file -L "$bb" 2>/dev/null | grep -q 'statically linked' ||
+	{ echo "stage-busybox: $bb is not static (install busybox-static)" >&2; exit 1; }
+[ -r "$init" ] || { echo "stage-busybox: init script $init missing" >&2; exit 1; }
+mkdir -p "$stage/bin" "$stage/sbin" "$stage/proc" "$stage/sys" "$stage/dev" \
+	"$stage/tmp" "$stage/run" "$stage/etc" "$stage/mnt"
+cp "$bb" "$stage/bin/busybox"
+ln -sf busybox "$stage/bin/sh"
+cp "$init" "$stage/init"
+chmod 0755 "$stage/init"
+ln -sf ../init "$stage/sbin/init"
+echo "msbvm-test" > "$stage/etc/hostname"

@@ -1,0 +1,310 @@
+/* Requests are parsed from a copy: the 16-byte header is gathered out of
+ * the guest buffers once, then validated (type, sector range with overflow
+ * checks, data length a multiple of 512, read-only disks). A malformed
+ * chain (no room for the status byte) is a driver bug: NEEDS_RESET. */
+#include "blk.h"
+#include "../vmm/err.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_ids.h>
+#include <linux/virtio_ring.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+/* Copies len bytes starting at byte off of an iovec array into dst. */
+static bool vblk_gather(const struct iovec *iov, unsigned n, uint64_t off,
+			void *dst, size_t len)
+{
+	uint8_t *d = dst;
+
+	for (unsigned i = 0; i < n && len; i++) {
+		if (off >= iov[i].iov_len) {
+			off -= iov[i].iov_len;
+			continue;
+		}
+		size_t k = iov[i].iov_len - off < len ? iov[i].iov_len - off : len;
+		memcpy(d, (uint8_t *)iov[i].iov_base + off, k);
+		d += k;
+		len -= k;
+		off = 0;
+	}
+	return len == 0;
+}
+
+/* iov[] minus the first skip bytes and capped to max bytes, into out[]. */
+static unsigned vblk_slice(const struct iovec *iov, unsigned n, uint64_t skip,
+			   uint64_t max, struct iovec *out)
+{
+	unsigned k = 0;
+
+	for (unsigned i = 0; i < n && max; i++) {
+		if (skip >= iov[i].iov_len) {
+			skip -= iov[i].iov_len;
+			continue;
+		}
+		uint64_t l = iov[i].iov_len - skip;
+		if (l > max)
+			l = max;
+		out[k++] = (struct iovec){ (uint8_t *)iov[i].iov_base + skip, l };
+		max -= l;
+		skip = 0;
+	}
+	return k;
+}
+
+static bool vblk_range_ok(const struct vblk *b, uint64_t sector, uint64_t bytes)
+{
+	uint64_t end;
+
+	if (bytes % VBLK_SECTOR)
+		return false;
+	return !__builtin_add_overflow(sector, bytes / VBLK_SECTOR, &end) &&
+	       end <= b->sectors;
+}
+
+/* Full transfer or failure; loops over short reads/writes. */
+static bool vblk_rw(struct vblk *b, bool write, struct iovec *iov, unsigned n,
+		    uint64_t off, uint64_t len)
+{
+	while (len) {
+		ssize_t r = write ? pwritev(b->fd, iov, (int)n, (off_t)off)
+				  : preadv(b->fd, iov, (int)n, (off_t)off);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return false;
+		off += (uint64_t)r;
+		len -= (uint64_t)r;
+		/* advance the iovec array past r bytes */
+		while (n && (size_t)r >= iov->iov_len) {
+			r -= (ssize_t)iov->iov_len;
+			iov++;
+			n--;
+		}
+		if (n) {
+			iov->iov_base = (uint8_t *)iov->iov_base + r;
+			iov->iov_len -= (size_t)r;
+		}
+	}
+	return true;
+}
+
+static uint8_t vblk_discard(struct vblk *b, const struct virtq_chain *c,
+			    uint32_t type)
+{
+	struct virtio_blk_discard_write_zeroes seg;
+	int mode = type == VIRTIO_BLK_T_DISCARD ?
+			   FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE :
+			   FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE;
+
+	/* One segment (max_*_seg = 1 in the config). */
+	if (b->ro || c->out_len != sizeof(struct virtio_blk_outhdr) + sizeof(seg) ||
+	    !vblk_gather(c->out, c->n_out, sizeof(struct virtio_blk_outhdr),
+			 &seg, sizeof(seg)) ||
+	    seg.flags & ~VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP ||
+	    !vblk_range_ok(b, seg.sector, (uint64_t)seg.num_sectors * VBLK_SECTOR))
+		return VIRTIO_BLK_S_IOERR;
+	if (fallocate(b->fd, mode, (off_t)(seg.sector * VBLK_SECTOR),
+		      (off_t)seg.num_sectors * VBLK_SECTOR) == 0)
+		return VIRTIO_BLK_S_OK;
+	/* Discard is advisory; zeroing must happen even where the host file
+	 * system cannot punch or zero ranges. */
+	return type == VIRTIO_BLK_T_DISCARD ? VIRTIO_BLK_S_OK : VIRTIO_BLK_S_IOERR;
+}
+
+/* Handles one request; returns the status byte and sets *written. */
+static uint8_t vblk_request(struct vblk *b, const struct virtq_chain *c,
+			    const struct virtio_blk_outhdr *h, uint64_t *written)
+{
+	struct iovec iov[VIRTQ_MAX_SIZE];
+	uint64_t data_in = c->in_len - 1; /* writable bytes before status */
+	uint64_t data_out = c->out_len - sizeof(*h);
+	unsigned n;
+
+	*written = 0;
+	switch (h->type) {
+	case VIRTIO_BLK_T_IN:
+		if (!vblk_range_ok(b, h->sector, data_in))
+			return VIRTIO_BLK_S_IOERR;
+		n = vblk_slice(c->in, c->n_in, 0, data_in, iov);
+		if (!vblk_rw(b, false, iov, n, h->sector * VBLK_SECTOR, data_in))
+			return VIRTIO_BLK_S_IOERR;
+		*written = data_in;
+		return VIRTIO_BLK_S_OK;
+	case VIRTIO_BLK_T_OUT:
+		/* Refused even if the driver ignores VIRTIO_BLK_F_RO. */
+		if (b->ro || !vblk_range_ok(b, h->sector, data_out))
+			return VIRTIO_BLK_S_IOERR;
+		n = vblk_slice(c->out, c->n_out, sizeof(*h), data_out, iov);
+		return vblk_rw(b, true, iov, n, h->sector * VBLK_SECTOR, data_out) ?
+			       VIRTIO_BLK_S_OK : VIRTIO_BLK_S_IOERR;
+	case VIRTIO_BLK_T_FLUSH:
+		/* Acknowledged writes must survive a killed VMM or host crash. */
+		return b->ro || fdatasync(b->fd) == 0 ? VIRTIO_BLK_S_OK
+						       : VIRTIO_BLK_S_IOERR;
+	case VIRTIO_BLK_T_GET_ID:
+		n = vblk_slice(c->in, c->n_in, 0,
+			       data_in < sizeof(b->serial) ? data_in : sizeof(b->serial), iov);
+		for (unsigned i = 0, o = 0; i < n; o += (unsigned)iov[i].iov_len, i++)
+			memcpy(iov[i].iov_base, b->serial + o, iov[i].iov_len);
+		*written = data_in < sizeof(b->serial) ? data_in : sizeof(b->serial);
+		return VIRTIO_BLK_S_OK;
+	case VIRTIO_BLK_T_DISCARD:
+	case VIRTIO_BLK_T_WRITE_ZEROES:
+		return vblk_discard(b, c, h->type);
+	default:
+		return VIRTIO_BLK_S_UNSUPP;
+	}
+}
+
+static void vblk_notify(struct vdev *d, unsigned q)
+{
+	struct vblk *b = d->priv;
+	static struct virtq_chain c; /* large; one vCPU thread drives it */
+	struct virtq *vq = &d->vq[q];
+	const char *why = NULL;
+	bool pushed = false;
+	int r;
+
+	while ((r = virtq_pop(vq, d->gm, &c, &why)) > 0) {
+		struct virtio_blk_outhdr h;
+		uint64_t written;
+		uint8_t status;
+
+		if (c.in_len < 1 || c.in_len > UINT32_MAX ||
+		    !vblk_gather(c.out, c.n_out, 0, &h, sizeof(h))) {
+			vq->broken = true;
+			why = "request without header or status byte";
+			r = -EINVAL;
+			break;
+		}
+		/* the status byte is the last writable byte of the chain */
+		struct iovec *last = &c.in[c.n_in - 1];
+		if (last->iov_len == 0) {
+			vq->broken = true;
+			why = "zero-length status descriptor";
+			r = -EINVAL;
+			break;
+		}
+		status = vblk_request(b, &c, &h, &written);
+		((uint8_t *)last->iov_base)[last->iov_len - 1] = status;
+		b->requests++;
+		b->errors += status != VIRTIO_BLK_S_OK;
+		virtq_push(vq, d->gm, c.head, (uint32_t)(written + 1));
+		pushed = true;
+	}
+	if (pushed && virtq_should_notify(vq, d->gm))
+		d->notify_used(d);
+	if (r < 0)
+		d->needs_reset(d, why);
+}
+
+static uint64_t vblk_features(struct vdev *d)
+{
+	struct vblk *b = d->priv;
+	uint64_t f = (1ULL << VIRTIO_F_VERSION_1) |
+		     (1ULL << VIRTIO_RING_F_EVENT_IDX) |
+		     (1ULL << VIRTIO_BLK_F_FLUSH) | (1ULL << VIRTIO_BLK_F_SEG_MAX) |
+		     (1ULL << VIRTIO_BLK_F_BLK_SIZE);
+
+	if (b->ro)
+		f |= 1ULL << VIRTIO_BLK_F_RO;
+	else
+		f |= (1ULL << VIRTIO_BLK_F_DISCARD) |
+		     (1ULL << VIRTIO_BLK_F_WRITE_ZEROES);
+	return f;
+}
+
+static uint32_t vblk_config_size(struct vdev *d)
+{
+	(void)d;
+	return sizeof(struct virtio_blk_config);
+}
+
+static void vblk_config_read(struct vdev *d, uint32_t off, uint8_t *data,
+			     uint32_t len)
+{
+	struct vblk *b = d->priv;
+
+	/* the transport checked off + len against config_size */
+	memcpy(data, (uint8_t *)&b->cfg + off, len);
+}
+
+static void vblk_reset(struct vdev *d)
+{
+	(void)d; /* no per-request state survives a request */
+}
+
+const struct vdev_ops vblk_ops = {
+	.name = "virtio-blk",
+	.device_id = VIRTIO_ID_BLOCK,
+	.num_queues = 1,
+	.queue_max = VBLK_QUEUE_SIZE,
+	.features = vblk_features,
+	.config_size = vblk_config_size,
+	.config_read = vblk_config_read,
+	.queue_notify = vblk_notify,
+	.reset = vblk_reset,
+};
+
+int vblk_open(struct vblk *b, const char *path, bool ro, unsigned index)
+{
+	struct stat st;
+
+	memset(b, 0, sizeof(*b));
+	b->path = path;
+	b->ro = ro;
+	b->fd = open(path, (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	if (b->fd < 0)
+		return err_set(errno, "disk %s: %s", path, strerror(errno));
+	if (fstat(b->fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(b->fd);
+		return err_set(EINVAL, "disk %s: not a regular file", path);
+	}
+	if (st.st_size < VBLK_SECTOR || st.st_size % VBLK_SECTOR) {
+		close(b->fd);
+		return err_set(EINVAL, "disk %s: size %lld is not a non-zero "
+			       "multiple of 512 bytes", path, (long long)st.st_size);
+	}
+	b->sectors = (uint64_t)st.st_size / VBLK_SECTOR;
+	snprintf(b->serial, sizeof(b->serial), "msbvm-disk%u", index);
+	b->cfg.capacity = b->sectors;
+	b->cfg.seg_max = VBLK_QUEUE_SIZE - 2; /* header and status */
+	b->cfg.blk_size = VBLK_SECTOR;
+	b->cfg.max_discard_sectors = b->cfg.max_write_zeroes_sectors = 1u << 22;
+	b->cfg.max_discard_seg = b->cfg.max_write_zeroes_seg = 1;
+	b->cfg.discard_sector_alignment = 8;
+	b->cfg.write_zeroes_may_unmap = 1;
+	return 0;
+}
+
+void vblk_close(struct vblk *b)
+{
+	if (b->fd >= 0)
+		close(b->fd);
+	b->fd = -1;
+}
+
+int vblk_parse_spec(const char *spec, char *path, size_t path_len, bool *ro)
+{
+	const char *comma = strrchr(spec, ',');
+	size_t n = comma ? (size_t)(comma - spec) : strlen(spec);
+
+	*ro = false;
+	if (comma && !strcmp(comma + 1, "ro"))
+		*ro = true;
+	else if (comma && strcmp(comma + 1, "rw"))
+		return err_set(EINVAL, "--disk '%s': unknown option '%s' (use "
+			       "PATH, PATH,ro or PATH,rw)", spec, comma + 1);
+	if (n == 0 || n >= path_len)
+		return err_set(EINVAL, "--disk '%s': bad path", spec);
+	memcpy(path, spec, n);
+	path[n] = '\0';
+	return 0;
+}

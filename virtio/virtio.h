@@ -1,0 +1,46 @@
+/* Virtio device model shared by the transport and the devices. A device is
+ * one file exporting one `struct vdev_ops`, registered in vdev_table
+ * (virtio/devices.c). The transport (mmio.c) owns the status state machine
+ * and validates every register write, so a device's ops only ever see
+ * in-range queue indices and sizes, and only after DRIVER_OK. */
+#ifndef MSBVM_VIRTIO_H
+#define MSBVM_VIRTIO_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../vmm/mem.h"
+#include "virtq.h"
+
+#define VDEV_MAX_QUEUES 4
+
+struct vdev;
+
+struct vdev_ops {
+	const char *name;
+	uint32_t device_id;     /* VIRTIO_ID_* */
+	unsigned num_queues;
+	uint16_t queue_max;     /* power of two */
+	uint64_t (*features)(struct vdev *d);   /* offered, incl. VERSION_1 */
+	uint32_t (*config_size)(struct vdev *d);
+	void (*config_read)(struct vdev *d, uint32_t off, uint8_t *data, uint32_t len);
+	void (*config_write)(struct vdev *d, uint32_t off, const uint8_t *data, uint32_t len);
+	int (*activate)(struct vdev *d);        /* at DRIVER_OK; <0 refuses */
+	void (*queue_notify)(struct vdev *d, unsigned q);
+	void (*reset)(struct vdev *d);
+};
+
+struct vdev {
+	const struct vdev_ops *ops;
+	void *priv;
+	struct guest_mem *gm;
+	uint64_t driver_features;   /* accepted at FEATURES_OK */
+	struct virtq vq[VDEV_MAX_QUEUES];
+	/* Raise the used-buffer interrupt / flag a fatal device error; both
+	 * are provided by the transport. */
+	void (*notify_used)(struct vdev *d);
+	void (*needs_reset)(struct vdev *d, const char *why);
+	void *transport;
+};
+
+#endif
