@@ -31,7 +31,7 @@ UNIT_TESTS := test_mem test_bus test_loader test_bootparams test_uart \
 VMM_OBJS := $(VMM_SRCS:%.c=$(O)/%.o)
 UNIT_BINS := $(UNIT_TESTS:%=build/asan/tests/%)
 
-.PHONY: all test unit integration kernel initramfs clean deps run shell
+.PHONY: all test unit integration kernel initramfs clean deps run shell fuzz
 all: build/msbvm
 
 build/msbvm: $(O)/msbvm
@@ -63,6 +63,16 @@ unit: $(UNIT_BINS)
 	@for t in $(UNIT_BINS); do echo "== $$t"; $$t || exit 1; done
 	@echo "unit tests: all passed"
 
+# libFuzzer targets (clang). `make fuzz` builds; run e.g.
+# build/fuzz/fuzz_virtq_blk -max_total_time=60
+FUZZ_SRCS := vmm/err.c vmm/mem.c virtio/virtq.c virtio/mmio.c virtio/blk.c
+fuzz: build/fuzz/fuzz_virtq_blk
+
+build/fuzz/fuzz_virtq_blk: tests/fuzz/fuzz_virtq_blk.c $(FUZZ_SRCS)
+	@mkdir -p $(dir $@)
+	clang -std=c11 -D_GNU_SOURCE -g -O1 -Wall -Wextra -Werror \
+		-fsanitize=fuzzer,address,undefined -o $@ $^
+
 kernel:
 	tools/build-kernel.sh
 
@@ -92,6 +102,6 @@ deps:
 	tools/install-deps.sh
 
 clean:
-	rm -rf build/release build/debug build/asan build/msbvm build/*.cpio
+	rm -rf build/release build/debug build/asan build/static build/fuzz build/msbvm build/*.cpio
 
 -include $(shell find build -name '*.d' 2>/dev/null)
