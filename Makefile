@@ -22,7 +22,7 @@ LDFLAGS += -pthread $(SAN_LDFLAGS_$(BUILD))
 
 VMM_SRCS := vmm/err.c vmm/mem.c vmm/bus.c vmm/uart.c vmm/console.c \
 	vmm/i8042.c vmm/rtc.c vmm/vm.c vmm/vcpu.c vmm/nested.c vmm/cli.c \
-	vmm/run.c vmm/profile.c boot/loader.c boot/bootparams.c boot/entry.c \
+	vmm/run.c vmm/profile.c vmm/ioevent.c boot/loader.c boot/bootparams.c boot/entry.c \
 	boot/mptable.c virtio/virtq.c virtio/mmio.c virtio/blk.c
 MAIN_SRCS := vmm/main.c
 UNIT_TESTS := test_mem test_bus test_loader test_bootparams test_uart \

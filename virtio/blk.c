@@ -166,37 +166,37 @@ static uint8_t vblk_request(struct vblk *b, const struct virtq_chain *c,
 static void vblk_notify(struct vdev *d, unsigned q)
 {
 	struct vblk *b = d->priv;
-	static struct virtq_chain c; /* large; one vCPU thread drives it */
+	struct virtq_chain *c = &b->chain; /* 8 KiB: kept off the stack */
 	struct virtq *vq = &d->vq[q];
 	const char *why = NULL;
 	bool pushed = false;
 	int r;
 
-	while ((r = virtq_pop(vq, d->gm, &c, &why)) > 0) {
+	while ((r = virtq_pop(vq, d->gm, c, &why)) > 0) {
 		struct virtio_blk_outhdr h;
 		uint64_t written;
 		uint8_t status;
 
-		if (c.in_len < 1 || c.in_len > UINT32_MAX ||
-		    !vblk_gather(c.out, c.n_out, 0, &h, sizeof(h))) {
+		if (c->in_len < 1 || c->in_len > UINT32_MAX ||
+		    !vblk_gather(c->out, c->n_out, 0, &h, sizeof(h))) {
 			vq->broken = true;
 			why = "request without header or status byte";
 			r = -EINVAL;
 			break;
 		}
 		/* the status byte is the last writable byte of the chain */
-		struct iovec *last = &c.in[c.n_in - 1];
+		struct iovec *last = &c->in[c->n_in - 1];
 		if (last->iov_len == 0) {
 			vq->broken = true;
 			why = "zero-length status descriptor";
 			r = -EINVAL;
 			break;
 		}
-		status = vblk_request(b, &c, &h, &written);
+		status = vblk_request(b, c, &h, &written);
 		((uint8_t *)last->iov_base)[last->iov_len - 1] = status;
 		b->requests++;
 		b->errors += status != VIRTIO_BLK_S_OK;
-		virtq_push(vq, d->gm, c.head, (uint32_t)(written + 1));
+		virtq_push(vq, d->gm, c->head, (uint32_t)(written + 1));
 		pushed = true;
 	}
 	if (pushed && virtq_should_notify(vq, d->gm))

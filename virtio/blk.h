@@ -19,6 +19,7 @@ struct vblk {
 	char serial[VIRTIO_BLK_ID_BYTES];
 	struct virtio_blk_config cfg;
 	uint64_t requests, errors;
+	struct virtq_chain chain; /* scratch for the request in flight */
 };
 
 /* Opens the image (host errors -> -errno with a message). */

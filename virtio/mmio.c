@@ -14,9 +14,16 @@
 #define VMMIO_MAGIC 0x74726976 /* "virt" */
 #define VMMIO_VERSION 2
 
+/* The line follows InterruptStatus; only changes are passed on (with an
+ * irqfd, each rising edge is one injected interrupt). */
 static void vmmio_update_irq(struct vmmio *t)
 {
-	t->set_irq(t->irq_opaque, t->irq, t->isr != 0);
+	bool level = t->isr != 0;
+
+	if (level != t->irq_level) {
+		t->irq_level = level;
+		t->set_irq(t->irq_opaque, t->irq, level);
+	}
 }
 
 static void vmmio_notify_used(struct vdev *d)
@@ -56,6 +63,7 @@ void vmmio_init(struct vmmio *t, const struct vdev_ops *ops, void *priv,
 		void (*set_irq)(void *, unsigned, bool), void *irq_opaque)
 {
 	memset(t, 0, sizeof(*t));
+	pthread_mutex_init(&t->lock, NULL);
 	t->dev.ops = ops;
 	t->dev.priv = priv;
 	t->dev.gm = gm;
@@ -271,10 +279,9 @@ static void vmmio_write_reg(struct vmmio *t, uint64_t off, uint32_t v)
 	}
 }
 
-void vmmio_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len,
-	      bool is_write)
+static void vmmio_io_locked(struct vmmio *t, uint64_t off, uint8_t *data,
+			    uint32_t len, bool is_write)
 {
-	struct vmmio *t = opaque;
 	const struct vdev_ops *ops = t->dev.ops;
 	uint32_t v = 0;
 
@@ -308,4 +315,21 @@ void vmmio_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len,
 	}
 	memcpy(&v, data, 4);
 	vmmio_write_reg(t, off, v);
+}
+
+void vmmio_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len,
+	      bool is_write)
+{
+	struct vmmio *t = opaque;
+
+	pthread_mutex_lock(&t->lock);
+	vmmio_io_locked(t, off, data, len, is_write);
+	pthread_mutex_unlock(&t->lock);
+}
+
+void vmmio_kick(struct vmmio *t, unsigned queue)
+{
+	pthread_mutex_lock(&t->lock);
+	vmmio_notify(t, queue);
+	pthread_mutex_unlock(&t->lock);
 }

@@ -267,6 +267,11 @@ int run_vm(const struct run_opts *o, const char *self)
 	log_info("setup took %.2f ms (run start to first vCPU entry)",
 		 (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
 			 (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+	if (ioev_start(&vm.io) < 0) {
+		fprintf(stderr, "msbvm: %s\n", err_msg());
+		vm_destroy(&vm);
+		return 2;
+	}
 	if (o->profile && prof_start(&vm.prof, o->profile, pthread_self()) < 0) {
 		fprintf(stderr, "msbvm: %s\n", err_msg());
 		vm_destroy(&vm);

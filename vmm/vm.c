@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -101,7 +102,10 @@ static void vm_uart_irq(void *opaque, bool level)
 
 static void vm_virtio_irq(void *opaque, unsigned irq, bool level)
 {
-	vm_set_irq(opaque, irq, level);
+	struct vm *vm = opaque;
+
+	if (!ioev_irq(&vm->io, irq, level))
+		vm_set_irq(vm, irq, level);
 }
 
 /* IOAPIC pins 5..23 for virtio, skipping 8 (the RTC's). */
@@ -128,6 +132,14 @@ int vm_add_virtio(struct vm *vm, const struct vdev_ops *ops, void *priv,
 	if ((rc = bus_register(&vm->mmio, t->base, VMMIO_SIZE, vmmio_io, t,
 			       ops->name)) < 0)
 		return rc;
+	/* MSBVM_IOEVENTFD=0 keeps every device on the trapped path (to
+	 * compare exit counts); otherwise use the fast path where KVM can. */
+	const char *e = getenv("MSBVM_IOEVENTFD");
+	bool fast = !(e && !strcmp(e, "0")) && ioev_attach(&vm->io, t);
+	log_info("%s at 0x%llx, IRQ %u: notify via %s, interrupt via %s", ops->name,
+		 (unsigned long long)t->base, t->irq,
+		 fast ? "ioeventfd + I/O thread" : "trapped MMIO",
+		 vm->io.irqfd[t->irq] >= 0 ? "irqfd" : "KVM_IRQ_LINE");
 	if (used + 1 >= cap || vmmio_cmdline(t, cmdline + used + 1, cap - used - 1) < 0)
 		return err_set(E2BIG, "kernel command line too long for %u devices",
 			       vm->n_virtio + 1);
@@ -183,11 +195,13 @@ int vm_create(struct vm *vm, uint64_t ram_bytes, int console_fd)
 
 	memset(vm, 0, sizeof(*vm));
 	vm->kvm_fd = vm->vm_fd = vm->vcpu_fd = -1;
+	ioev_clear(&vm->io);
 	vm->vcpu_thread = pthread_self();
 	vm->pio.name = "port I/O";
 	vm->mmio.name = "MMIO";
 	if ((rc = vm_open_kvm(vm)) < 0 || (rc = vm_map_ram(vm, ram_bytes)) < 0 ||
 	    (rc = vm_irqchip(vm)) < 0 ||
+	    (rc = ioev_init(&vm->io, vm->kvm_fd, vm->vm_fd)) < 0 ||
 	    (rc = vm_legacy_devices(vm, console_fd)) < 0 ||
 	    (rc = vcpu_create(vm)) < 0)
 		return rc;
@@ -197,6 +211,7 @@ int vm_create(struct vm *vm, uint64_t ram_bytes, int console_fd)
 void vm_destroy(struct vm *vm)
 {
 	console_stop(&vm->console);
+	ioev_stop(&vm->io);
 	if (vm->run)
 		munmap(vm->run, vm->run_size);
 	if (vm->gm.host)

@@ -14,6 +14,7 @@
 #include "legacy.h"
 #include "mem.h"
 #include "profile.h"
+#include "ioevent.h"
 #include "uart.h"
 #include "../virtio/mmio.h"
 
@@ -48,6 +49,7 @@ struct vm {
 	struct profile prof;
 	struct vmmio virtio[VM_MAX_VIRTIO];
 	unsigned n_virtio;
+	struct ioev io;
 };
 
 /* Opens /dev/kvm, creates the VM with ram_bytes of RAM, the in-kernel
