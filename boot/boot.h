@@ -58,7 +58,8 @@ int bp_setup(struct guest_mem *gm, const struct kernel_info *ki,
 /* Writes the MP table for ncpus vCPUs and the IOAPIC at the EBDA. */
 int mptable_setup(struct guest_mem *gm, unsigned ncpus);
 
-/* Writes GDT and page tables and fills the vCPU state for the entry. */
+/* Writes GDT and page tables and sets, in sregs (KVM's reset state on
+ * input) and regs, the vCPU state for the entry. */
 int entry_setup(struct guest_mem *gm, const struct kernel_info *ki,
 		struct kvm_sregs *sregs, struct kvm_regs *regs);
 

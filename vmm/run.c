@@ -176,6 +176,7 @@ static int run_boot(struct vm *vm, const struct run_opts *o, const char *kpath)
 	struct boot_config bc = { cmdline, ird.data, ird.len, seed };
 	if ((rc = bp_setup(&vm->gm, &ki, &bc)) < 0 ||
 	    (rc = mptable_setup(&vm->gm, 1)) < 0 ||
+	    (rc = vcpu_get_sregs(vm, &sregs)) < 0 ||
 	    (rc = entry_setup(&vm->gm, &ki, &sregs, &regs)) < 0 ||
 	    (rc = vcpu_set_boot_state(vm, &sregs, &regs)) < 0)
 		return rc;

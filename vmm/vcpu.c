@@ -49,29 +49,17 @@ int vcpu_create(struct vm *vm)
 	return vcpu_cpuid(vm);
 }
 
-int vcpu_set_boot_state(struct vm *vm, const struct kvm_sregs *boot_sregs,
+int vcpu_get_sregs(struct vm *vm, struct kvm_sregs *sregs)
+{
+	if (ioctl(vm->vcpu_fd, KVM_GET_SREGS, sregs) < 0)
+		return err_set(errno, "KVM_GET_SREGS: %s", strerror(errno));
+	return 0;
+}
+
+int vcpu_set_boot_state(struct vm *vm, const struct kvm_sregs *sregs,
 			const struct kvm_regs *regs)
 {
-	struct kvm_sregs s;
-
-	/* Start from KVM's reset state and override what the entry needs, so
-	 * fields we do not model (apic_base, interrupt bitmap) stay valid. */
-	if (ioctl(vm->vcpu_fd, KVM_GET_SREGS, &s) < 0)
-		return err_set(errno, "KVM_GET_SREGS: %s", strerror(errno));
-	s.cs = boot_sregs->cs;
-	s.ds = boot_sregs->ds;
-	s.es = boot_sregs->es;
-	s.fs = boot_sregs->fs;
-	s.gs = boot_sregs->gs;
-	s.ss = boot_sregs->ss;
-	s.tr = boot_sregs->tr;
-	s.gdt = boot_sregs->gdt;
-	s.idt = boot_sregs->idt;
-	s.cr0 = boot_sregs->cr0;
-	s.cr3 = boot_sregs->cr3;
-	s.cr4 = boot_sregs->cr4;
-	s.efer = boot_sregs->efer;
-	if (ioctl(vm->vcpu_fd, KVM_SET_SREGS, &s) < 0)
+	if (ioctl(vm->vcpu_fd, KVM_SET_SREGS, sregs) < 0)
 		return err_set(errno, "KVM_SET_SREGS: %s", strerror(errno));
 	if (ioctl(vm->vcpu_fd, KVM_SET_REGS, regs) < 0)
 		return err_set(errno, "KVM_SET_REGS: %s", strerror(errno));

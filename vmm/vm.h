@@ -66,6 +66,9 @@ int vm_add_virtio(struct vm *vm, const struct vdev_ops *ops, void *priv,
 
 /* vcpu.c */
 int vcpu_create(struct vm *vm);
+/* KVM's reset state: entry_setup() overrides only what the boot needs, so
+ * fields it does not model (apic_base, interrupt bitmap) stay valid. */
+int vcpu_get_sregs(struct vm *vm, struct kvm_sregs *sregs);
 int vcpu_set_boot_state(struct vm *vm, const struct kvm_sregs *sregs,
 			const struct kvm_regs *regs);
 /* Runs until a stop reason is set; returns it. */

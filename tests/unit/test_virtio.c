@@ -215,65 +215,51 @@ static void test_early_notify(struct vmmio *t)
 	CHECK(blk_req(t, VIRTIO_BLK_T_IN, 0, 512) == VIRTIO_BLK_S_OK);
 }
 
+/* One malformed request per row: up to three descriptors, then the head
+ * the avail ring names and how far avail->idx moves. */
+static const struct hostile {
+	const char *what;
+	struct vring_desc d[3];
+	uint16_t head, advance;
+} hostile[] = {
+	{ "self-loop", { { HDR, 16, VRING_DESC_F_NEXT, 0 } }, 0, 1 },
+	{ "2-cycle", { { HDR, 16, VRING_DESC_F_NEXT, 1 },
+		       { DATA, 512, VRING_DESC_F_NEXT | VRING_DESC_F_WRITE, 0 } }, 0, 1 },
+	{ "next out of range", { { HDR, 16, VRING_DESC_F_NEXT, QSZ + 3 } }, 0, 1 },
+	{ "head out of range", { { HDR, 16, 0, 0 } }, 200, 1 },
+	{ "past RAM", { { RAM_SIZE - 8, 16, VRING_DESC_F_NEXT, 1 },
+			{ STATUS, 1, VRING_DESC_F_WRITE, 0 } }, 0, 1 },
+	{ "wraps 2^64", { { UINT64_MAX - 7, 16, VRING_DESC_F_NEXT, 1 },
+			  { STATUS, 1, VRING_DESC_F_WRITE, 0 } }, 0, 1 },
+	{ "huge length", { { HDR, 0xffffffff, VRING_DESC_F_NEXT, 1 },
+			   { STATUS, 1, VRING_DESC_F_WRITE, 0 } }, 0, 1 },
+	{ "zero-length header", { { HDR, 0, VRING_DESC_F_NEXT, 1 },
+				  { STATUS, 1, VRING_DESC_F_WRITE, 0 } }, 0, 1 },
+	{ "zero-length status", { { HDR, 16, VRING_DESC_F_NEXT, 1 },
+				  { STATUS, 0, VRING_DESC_F_WRITE, 0 } }, 0, 1 },
+	{ "no status byte", { { HDR, 16, 0, 0 } }, 0, 1 },
+	{ "readable after writable", { { HDR, 16, VRING_DESC_F_NEXT, 1 },
+				       { STATUS, 1, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 2 },
+				       { DATA, 16, 0, 0 } }, 0, 1 },
+	{ "indirect", { { DATA, 32, VRING_DESC_F_INDIRECT, 0 } }, 0, 1 },
+	{ "avail jump", { { HDR, 16, VRING_DESC_F_NEXT, 1 },
+			  { STATUS, 1, VRING_DESC_F_WRITE, 0 } }, 0, 5000 },
+};
+
 static void test_hostile_chains(struct vmmio *t)
 {
 	struct virtio_blk_outhdr h = { VIRTIO_BLK_T_IN, 0, 0 };
 
-	/* self-loop */
 	drv_init(t, FEAT);
-	memcpy(ram + HDR, &h, sizeof(h));
-	set_desc(0, HDR, 16, VRING_DESC_F_NEXT, 0);
-	kick(t, 0, 1);
-	expect_broken_then_recover(t, "self-loop");
-	/* 2-cycle */
-	set_desc(0, HDR, 16, VRING_DESC_F_NEXT, 1);
-	set_desc(1, DATA, 512, VRING_DESC_F_NEXT | VRING_DESC_F_WRITE, 0);
-	kick(t, 0, 1);
-	expect_broken_then_recover(t, "2-cycle");
-	/* next index beyond the queue */
-	set_desc(0, HDR, 16, VRING_DESC_F_NEXT, QSZ + 3);
-	kick(t, 0, 1);
-	expect_broken_then_recover(t, "next out of range");
-	/* head index beyond the queue */
-	kick(t, 200, 1);
-	expect_broken_then_recover(t, "head out of range");
-	/* buffer past the end of RAM */
-	set_desc(0, RAM_SIZE - 8, 16, VRING_DESC_F_NEXT, 1);
-	set_desc(1, STATUS, 1, VRING_DESC_F_WRITE, 0);
-	kick(t, 0, 1);
-	expect_broken_then_recover(t, "past RAM");
-	/* buffer wrapping 2^64 */
-	set_desc(0, UINT64_MAX - 7, 16, VRING_DESC_F_NEXT, 1);
-	kick(t, 0, 1);
-	expect_broken_then_recover(t, "wraps 2^64");
-	/* huge length */
-	set_desc(0, HDR, 0xffffffff, VRING_DESC_F_NEXT, 1);
-	kick(t, 0, 1);
-	expect_broken_then_recover(t, "huge length");
-	/* zero-length header: no header to read */
-	set_desc(0, HDR, 0, VRING_DESC_F_NEXT, 1);
-	set_desc(1, STATUS, 1, VRING_DESC_F_WRITE, 0);
-	kick(t, 0, 1);
-	expect_broken_then_recover(t, "zero-length header");
-	/* no writable status byte */
-	set_desc(0, HDR, 16, 0, 0);
-	kick(t, 0, 1);
-	expect_broken_then_recover(t, "no status byte");
-	/* readable after writable */
-	set_desc(0, HDR, 16, VRING_DESC_F_NEXT, 1);
-	set_desc(1, STATUS, 1, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 2);
-	set_desc(2, DATA, 16, 0, 0);
-	kick(t, 0, 1);
-	expect_broken_then_recover(t, "readable after writable");
-	/* indirect descriptors were not negotiated */
-	set_desc(0, DATA, 32, VRING_DESC_F_INDIRECT, 0);
-	kick(t, 0, 1);
-	expect_broken_then_recover(t, "indirect");
-	/* avail index jumps far ahead */
-	set_desc(0, HDR, 16, VRING_DESC_F_NEXT, 1);
-	set_desc(1, STATUS, 1, VRING_DESC_F_WRITE, 0);
-	kick(t, 0, 5000);
-	expect_broken_then_recover(t, "avail jump");
+	for (size_t i = 0; i < sizeof(hostile) / sizeof(hostile[0]); i++) {
+		const struct hostile *c = &hostile[i];
+
+		memcpy(ram + HDR, &h, sizeof(h));
+		for (unsigned k = 0; k < 3; k++)
+			set_desc(k, c->d[k].addr, c->d[k].len, c->d[k].flags, c->d[k].next);
+		kick(t, c->head, c->advance);
+		expect_broken_then_recover(t, c->what);
+	}
 	/* nothing of this grew the used ring behind our back */
 	CHECK(used_idx() == 1);
 }
