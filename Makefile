@@ -26,7 +26,7 @@ VMM_SRCS := vmm/err.c vmm/mem.c vmm/bus.c vmm/uart.c vmm/console.c \
 	boot/mptable.c virtio/virtq.c virtio/mmio.c virtio/blk.c
 MAIN_SRCS := vmm/main.c
 UNIT_TESTS := test_mem test_bus test_loader test_bootparams test_uart \
-	test_cli test_legacy test_virtio
+	test_cli test_legacy test_virtio test_console
 
 VMM_OBJS := $(VMM_SRCS:%.c=$(O)/%.o)
 UNIT_BINS := $(UNIT_TESTS:%=build/asan/tests/%)

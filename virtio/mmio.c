@@ -98,6 +98,11 @@ int vmmio_cmdline(const struct vmmio *t, char *buf, size_t len)
 	return n < 0 || (size_t)n >= len ? -1 : n;
 }
 
+static uint64_t vmmio_offer(struct vmmio *t)
+{
+	return t->dev.ops->features(&t->dev) & ~t->features_off;
+}
+
 static uint32_t vmmio_read_reg(struct vmmio *t, uint64_t off)
 {
 	const struct vdev_ops *ops = t->dev.ops;
@@ -111,7 +116,7 @@ static uint32_t vmmio_read_reg(struct vmmio *t, uint64_t off)
 	case VIRTIO_MMIO_DEVICE_FEATURES:
 		if (t->dev_feat_sel > 1)
 			return 0;
-		return (uint32_t)(ops->features(&t->dev) >> (32 * t->dev_feat_sel));
+		return (uint32_t)(vmmio_offer(t) >> (32 * t->dev_feat_sel));
 	case VIRTIO_MMIO_QUEUE_NUM_MAX: return q ? ops->queue_max : 0;
 	case VIRTIO_MMIO_QUEUE_READY: return q ? q->ready : 0;
 	case VIRTIO_MMIO_INTERRUPT_STATUS: return t->isr;
@@ -128,7 +133,7 @@ static uint32_t vmmio_read_reg(struct vmmio *t, uint64_t off)
 static void vmmio_write_status(struct vmmio *t, uint32_t v)
 {
 	uint32_t old = t->status, add = v & ~old;
-	uint64_t offered = t->dev.ops->features(&t->dev);
+	uint64_t offered = vmmio_offer(t);
 
 	if (v == 0) {
 		vmmio_reset(t);

@@ -29,6 +29,7 @@ struct vmmio {
 	uint32_t config_gen;
 	uint64_t refused;           /* register writes refused (tests) */
 	bool irq_level;             /* last level given to set_irq */
+	uint64_t features_off;      /* withheld from the device's offer */
 	void (*set_irq)(void *opaque, unsigned irq, bool level);
 	void *irq_opaque;
 };

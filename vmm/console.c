@@ -9,6 +9,11 @@
 #include <unistd.h>
 
 #define CONSOLE_PANIC_MARK "Kernel panic - not syncing"
+/* kernel/reboot.c: without a power-off driver (no ACPI) Linux turns a
+ * power-off into a halt and prints the second line; either way the vCPU
+ * then halts with interrupts off and would never exit by itself. */
+#define CONSOLE_POWEROFF_MARK "reboot: Power down"
+#define CONSOLE_HALT_MARK "reboot: System halted"
 #define CONSOLE_ESCAPE 0x01 /* Ctrl-A */
 
 void console_init(struct console *c, int out_fd)
@@ -42,6 +47,9 @@ static void console_end_line(struct console *c)
 		c->panicked = true;
 		memcpy(c->panic_line, c->line, c->line_len + 1);
 	}
+	if (!c->panicked && c->poweroff && (strstr(c->line, CONSOLE_POWEROFF_MARK) ||
+					    strstr(c->line, CONSOLE_HALT_MARK)))
+		c->poweroff(c->poweroff_opaque);
 	c->line_len = 0;
 }
 

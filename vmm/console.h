@@ -22,6 +22,11 @@ struct console {
 	size_t line_len;
 	char panic_line[256];
 	bool panicked;
+	/* Called (vCPU thread) when the guest kernel prints its last line
+	 * before powering off: without ACPI it then halts for good, and its
+	 * init would die into a panic, so this is the power-off signal. */
+	void (*poweroff)(void *opaque);
+	void *poweroff_opaque;
 	/* input side */
 	int in_fd;
 	bool raw;

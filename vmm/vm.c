@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/virtio_ring.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -132,9 +133,13 @@ int vm_add_virtio(struct vm *vm, const struct vdev_ops *ops, void *priv,
 	if ((rc = bus_register(&vm->mmio, t->base, VMMIO_SIZE, vmmio_io, t,
 			       ops->name)) < 0)
 		return rc;
-	/* MSBVM_IOEVENTFD=0 keeps every device on the trapped path (to
-	 * compare exit counts); otherwise use the fast path where KVM can. */
-	const char *e = getenv("MSBVM_IOEVENTFD");
+	/* Benchmark knobs (README): MSBVM_VIRTIO_EVENT_IDX=0 withholds
+	 * EVENT_IDX; MSBVM_IOEVENTFD=0 keeps every device on the trapped path.
+	 * Otherwise use the fast path where KVM can. */
+	const char *e = getenv("MSBVM_VIRTIO_EVENT_IDX");
+	if (e && !strcmp(e, "0"))
+		t->features_off |= 1ULL << VIRTIO_RING_F_EVENT_IDX;
+	e = getenv("MSBVM_IOEVENTFD");
 	bool fast = !(e && !strcmp(e, "0")) && ioev_attach(&vm->io, t);
 	log_info("%s at 0x%llx, IRQ %u: notify via %s, interrupt via %s", ops->name,
 		 (unsigned long long)t->base, t->irq,
@@ -160,6 +165,11 @@ static void vm_kbd_reset(void *opaque)
 	vm_request_stop(opaque, VM_STOP_RESET);
 }
 
+static void vm_console_poweroff(void *opaque)
+{
+	vm_request_stop(opaque, VM_STOP_POWEROFF);
+}
+
 void vm_request_stop(struct vm *vm, enum vm_stop why)
 {
 	if (vm->stop == VM_RUNNING)
@@ -176,6 +186,8 @@ static int vm_legacy_devices(struct vm *vm, int console_fd)
 	int rc;
 
 	console_init(&vm->console, console_fd);
+	vm->console.poweroff = vm_console_poweroff;
+	vm->console.poweroff_opaque = vm;
 	uart_init(&vm->uart, vm_console_tx, vm_uart_irq, vm);
 	vm->kbd.reset = vm_kbd_reset;
 	vm->kbd.opaque = vm;

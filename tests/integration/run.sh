@@ -1,6 +1,7 @@
 #!/bin/bash
-# Integration tests: bad input (no guest needed), then three real boots of
-# the built kernel: busybox initramfs; ext4 root + disks; the same root again. Boots are slow on the nested
+# Integration tests: bad input (no guest needed), then four real boots of
+# the built kernel: busybox initramfs; ext4 root + disks; the same root
+# again (power-off); a panic. Boots are slow on the nested
 # development hosts (docs/nested-kvm.md), so each boot checks many things.
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -135,21 +136,28 @@ check "1 MiB through the scratch disk reads back intact in the guest" \
 host_sum=$(dd if="$work/scratch.img" bs=64k skip=16 count=16 2>/dev/null | md5sum | cut -d' ' -f1)
 check "the scratch image on the host holds the guest's bytes at 1 MiB" [ "$host_sum" = "$(field vdc_guest_sum)" ]
 
-echo "# boot 3: same root after the kill: the synced file survived; init exits -> panic -> exit 1"
-"$msbvm" run --kernel "$kernel" --rootfs "$work/root.ext4" --append "test=read" \
+echo "# boot 3: same root after the kill: the synced file survived; guest powers off -> exit 0"
+"$msbvm" run -v --kernel "$kernel" --rootfs "$work/root.ext4" --append "test=read" \
 	>"$work/boot3" 2>"$work/boot3.err" </dev/null
 rc=$?
 out=$(sed -n '/MSBVM-BEGIN/,/MSBVM-END/p' "$work/boot3" | tr -d '\r')
 check "file written and synced before SIGKILL is read back after reboot" [ "$(field persist)" = "$token" ]
+check "guest power-off makes msbvm exit 0 (rc=$rc)" [ "$rc" = 0 ]
+check "--verbose reports the power-off" grep -q "guest powered off" "$work/boot3.err"
+
+echo "# boot 4: init exits -> kernel panic -> exit 1 with the panic line"
+"$msbvm" run --kernel "$kernel" --initrd "$work/initrd.cpio" --append "test=panic" \
+	>"$work/boot4" 2>"$work/boot4.err" </dev/null
+rc=$?
 check "guest panic makes msbvm exit 1 (rc=$rc)" [ "$rc" = 1 ]
-check "panic line shown on stderr" grep -q "msbvm: guest kernel panic: .*Kernel panic - not syncing: Attempted to kill init" "$work/boot3.err"
+check "panic line shown on stderr" grep -q "msbvm: guest kernel panic: .*Kernel panic - not syncing: Attempted to kill init" "$work/boot4.err"
 
 if [ $fails = 0 ]; then
 	echo "integration: all passed"
 	exit 0
 fi
 echo "integration: $fails failed"
-for f in boot1 boot1.err boot2 boot2.err boot3 boot3.err; do
+for f in boot1 boot1.err boot2 boot2.err boot3 boot3.err boot4 boot4.err; do
 	[ -f "$work/$f" ] && { echo "--- $f (tail)"; tail -20 "$work/$f"; }
 done
 exit 1

@@ -137,6 +137,16 @@ static void test_transport(struct vmmio *t)
 	drv_init(t, FEAT | (1ULL << 40));
 	CHECK(!(rd(t, VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_FEATURES_OK));
 	CHECK(!(rd(t, VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_DRIVER_OK));
+	/* a withheld feature (features_off) is neither offered nor accepted */
+	t->features_off = 1ULL << VIRTIO_RING_F_EVENT_IDX;
+	wr(t, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 0);
+	CHECK(!(rd(t, VIRTIO_MMIO_DEVICE_FEATURES) & (1u << VIRTIO_RING_F_EVENT_IDX)));
+	drv_init(t, FEAT | (1ULL << VIRTIO_RING_F_EVENT_IDX));
+	CHECK(!(rd(t, VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_FEATURES_OK));
+	t->features_off = 0;
+	drv_init(t, FEAT | (1ULL << VIRTIO_RING_F_EVENT_IDX));
+	CHECK(rd(t, VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_DRIVER_OK);
+	CHECK(t->dev.vq[0].event_idx);
 	/* a legacy driver (no VERSION_1) is refused the same way */
 	drv_init(t, 0);
 	CHECK(!(rd(t, VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_FEATURES_OK));
@@ -295,6 +305,28 @@ static void test_requests(struct vmmio *t, struct vblk *b)
 	CHECK(irqs > 0);
 }
 
+/* EVENT_IDX (2.7.10): no interrupt until used idx passes used_event. */
+static void test_event_idx(struct vmmio *t)
+{
+	uint16_t ev;
+	int before;
+
+	drv_init(t, FEAT | (1ULL << VIRTIO_RING_F_EVENT_IDX));
+	CHECK(blk_req(t, VIRTIO_BLK_T_IN, 0, 512) == VIRTIO_BLK_S_OK);
+	wr(t, VIRTIO_MMIO_INTERRUPT_ACK, 3);
+	ev = 3; /* driver: interrupt me once used idx moves past 3 */
+	memcpy(ram + AVAIL + 4 + 2 * QSZ, &ev, 2);
+	before = irqs;
+	CHECK(blk_req(t, VIRTIO_BLK_T_IN, 0, 512) == VIRTIO_BLK_S_OK); /* idx 2 */
+	CHECK(blk_req(t, VIRTIO_BLK_T_IN, 0, 512) == VIRTIO_BLK_S_OK); /* idx 3 */
+	CHECK(irqs == before && rd(t, VIRTIO_MMIO_INTERRUPT_STATUS) == 0);
+	CHECK(blk_req(t, VIRTIO_BLK_T_IN, 0, 512) == VIRTIO_BLK_S_OK); /* idx 4 */
+	CHECK(irqs == before + 1);
+	/* the device publishes avail_event = how far it has consumed */
+	memcpy(&ev, ram + USED + 4 + 8 * QSZ, 2);
+	CHECK(ev == 4);
+}
+
 /* A read-only disk refuses writes from a driver that ignores the RO bit. */
 static void test_readonly(struct vblk *b, const char *path)
 {
@@ -334,6 +366,7 @@ int main(void)
 	test_early_notify(&t);
 	test_hostile_chains(&t);
 	test_requests(&t, &b);
+	test_event_idx(&t);
 	vblk_close(&b);
 	test_readonly(&b, path);
 	/* host-side errors */
