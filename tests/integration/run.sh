@@ -53,6 +53,13 @@ expect_error "memory 0" "--memory '0'" -- run --memory 0
 expect_error "memory not a number" "--memory 'lots'" -- run --memory lots
 expect_error "memory absurd" "--memory '99999999999'" -- run --memory 99999999999
 expect_error "memory negative" "--memory '-5'" -- run --memory -5
+expect_error "missing disk" "disk $work/nope: No such file or directory" -- \
+	run --kernel "$kernel" --disk "$work/nope"
+expect_error "disk with a bad option" "--disk '$work/empty,rx': unknown option 'rx'" -- \
+	run --kernel "$kernel" --disk "$work/empty,rx"
+printf 'abc' > "$work/odd.img"
+expect_error "rootfs not a multiple of 512 bytes" "is not a non-zero multiple of 512 bytes" -- \
+	run --kernel "$kernel" --rootfs "$work/odd.img"
 expect_error "unknown option" "unknown option '--frobnicate'" -- run --frobnicate
 expect_error "unknown command" "unknown command 'fly'" -- fly
 check "msbvm --help exits 0" "$msbvm" --help >/dev/null
