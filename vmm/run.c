@@ -218,6 +218,8 @@ static int run_result(struct vm *vm, enum vm_stop why)
 		log_info("guest powered off");
 		return 0;
 	case VM_STOP_USER:
+		/* the guest's cursor may sit mid-line on the raw terminal */
+		fprintf(stderr, "\r\nmsbvm: quit (Ctrl-A x)\n");
 		return 0;
 	case VM_STOP_SIGNAL:
 		fprintf(stderr, "msbvm: stopped by signal %d\n", (int)vm->stop_signal);
