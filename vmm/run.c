@@ -235,11 +235,43 @@ static void run_quit(void *opaque)
 	vm_request_stop(opaque, VM_STOP_USER);
 }
 
+static double run_since(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* Everything between parsing and the first KVM_RUN; -errno with err_msg(). */
+static int run_start(struct vm *vm, const struct run_opts *o, const char *kpath)
+{
+	int rc;
+
+	if ((rc = run_boot(vm, o, kpath)) < 0 ||
+	    (o->console && (rc = console_start_input(&vm->console, STDIN_FILENO,
+						     &vm->uart, run_quit, vm)) < 0) ||
+	    (rc = ioev_start(&vm->io)) < 0 ||
+	    (o->profile && (rc = prof_start(&vm->prof, o->profile, pthread_self())) < 0))
+		return rc;
+	return 0;
+}
+
+/* Stops the threads, frees the VM and closes the disk images. */
+static void run_teardown(struct vm *vm)
+{
+	run_signal_vm = NULL;
+	vm_destroy(vm);
+	for (unsigned i = 0; i < run_n_blk; i++)
+		vblk_close(&run_blk[i]);
+	run_n_blk = 0;
+}
+
 int run_vm(const struct run_opts *o, const char *self)
 {
 	static struct vm vm;
 	struct sigaction sa = { .sa_handler = run_on_signal };
-	struct timespec t0, t1;
+	struct timespec t0;
 	char kbuf[PATH_MAX];
 	const char *kpath = o->kernel ? o->kernel : run_default_kernel(kbuf, sizeof(kbuf));
 	int rc;
@@ -255,42 +287,19 @@ int run_vm(const struct run_opts *o, const char *self)
 	sigaction(SIGUSR1, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	if ((rc = run_boot(&vm, o, kpath)) < 0) {
+	if (run_start(&vm, o, kpath) < 0) {
 		fprintf(stderr, "msbvm: %s\n", err_msg());
-		vm_destroy(&vm);
+		run_teardown(&vm);
 		return 2;
 	}
-	if (o->console && console_start_input(&vm.console, STDIN_FILENO, &vm.uart,
-					       run_quit, &vm) < 0) {
-		fprintf(stderr, "msbvm: %s\n", err_msg());
-		vm_destroy(&vm);
-		return 2;
-	}
-	clock_gettime(CLOCK_MONOTONIC, &t1);
 	log_info("setup took %.2f ms (run start to first vCPU entry)",
-		 (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
-			 (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
-	if (ioev_start(&vm.io) < 0) {
-		fprintf(stderr, "msbvm: %s\n", err_msg());
-		vm_destroy(&vm);
-		return 2;
-	}
-	if (o->profile && prof_start(&vm.prof, o->profile, pthread_self()) < 0) {
-		fprintf(stderr, "msbvm: %s\n", err_msg());
-		vm_destroy(&vm);
-		return 2;
-	}
+		 run_since(&t0) * 1e3);
 	enum vm_stop why = vcpu_run(&vm);
 	if (prof_finish(&vm.prof) < 0)
 		fprintf(stderr, "msbvm: %s\n", err_msg());
 	console_stop(&vm.console);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	run_stats(&vm, (double)(t1.tv_sec - t0.tv_sec) +
-			       (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+	run_stats(&vm, run_since(&t0));
 	rc = run_result(&vm, why);
-	run_signal_vm = NULL;
-	vm_destroy(&vm);
-	for (unsigned i = 0; i < run_n_blk; i++)
-		vblk_close(&run_blk[i]);
+	run_teardown(&vm);
 	return rc;
 }
