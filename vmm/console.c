@@ -58,10 +58,12 @@ void console_putc(void *opaque, uint8_t byte)
 	struct console *c = opaque;
 
 	c->buf[c->len++] = (char)byte;
-	if (byte == '\n' || byte == '\r') {
+	/* Lines end at '\n' (the kernel sends "\r\n"): a stop requested by
+	 * console_end_line() then comes after the whole line is out. */
+	if (byte == '\n') {
 		if (c->line_len)
 			console_end_line(c);
-	} else if (c->line_len < sizeof(c->line) - 1) {
+	} else if (byte != '\r' && c->line_len < sizeof(c->line) - 1) {
 		c->line[c->line_len++] = (char)byte;
 	}
 	if (c->interactive || byte == '\n' || c->len == sizeof(c->buf))
