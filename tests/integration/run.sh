@@ -27,6 +27,16 @@ expect_error() {
 	fi
 }
 
+# wait_for MARKER FILE: until the running guest ($vmpid) printed MARKER,
+# exited, or 5 minutes passed.
+wait_for() {
+	for _ in $(seq 600); do
+		grep -q "$1" "$2" 2>/dev/null && return
+		kill -0 "$vmpid" 2>/dev/null || return
+		sleep 0.5
+	done
+}
+
 echo "# bad input"
 tools/mkinitramfs.sh "$work/initrd.cpio" >/dev/null || { echo "Bail out! initramfs"; exit 1; }
 expect_error "missing kernel" "No such file or directory" -- run --kernel "$work/nope"
@@ -77,11 +87,7 @@ start=$(date +%s.%N)
 "$msbvm" run -v --kernel "$kernel" --initrd "$work/initrd.cpio" --console \
 	--append "test=read" <"$work/in" >"$work/boot1" 2>"$work/boot1.err" &
 vmpid=$!
-for _ in $(seq 600); do
-	grep -q MSBVM-READ-READY "$work/boot1" 2>/dev/null && break
-	kill -0 $vmpid 2>/dev/null || break
-	sleep 0.5
-done
+wait_for MSBVM-READ-READY "$work/boot1"
 echo "typed-into-the-console" >&3
 wait $vmpid
 rc=$?
@@ -123,11 +129,7 @@ token=tok$$-$RANDOM
 	--disk "$work/scratch.img" --append "test=write token=$token" \
 	>"$work/boot2" 2>"$work/boot2.err" </dev/null &
 vmpid=$!
-for _ in $(seq 600); do
-	grep -q MSBVM-SYNCED "$work/boot2" 2>/dev/null && break
-	kill -0 $vmpid 2>/dev/null || break
-	sleep 0.5
-done
+wait_for MSBVM-SYNCED "$work/boot2"
 kill -9 $vmpid 2>/dev/null
 wait $vmpid 2>/dev/null
 vmpid=
