@@ -4,7 +4,7 @@
 set -eu
 PKGS="build-essential make gcc libc6-dev linux-libc-dev file
  bc bison flex libelf-dev libssl-dev cpio xz-utils kmod
- linux-source-6.1 busybox-static e2fsprogs socat"
+ linux-source-6.1 busybox-static e2fsprogs socat musl-tools"
 SUDO=
 [ "$(id -u)" = 0 ] || SUDO=sudo
 missing=

@@ -18,3 +18,11 @@ cp "$init" "$stage/init"
 chmod 0755 "$stage/init"
 ln -sf ../init "$stage/sbin/init"
 echo "msbvm-test" > "$stage/etc/hostname"
+# every applet as /bin/NAME (agent exec runs `ls`, `cat`, ... by name)
+for a in $("$bb" --list); do
+	[ -e "$stage/bin/$a" ] || [ -e "$stage/sbin/$a" ] || ln -s busybox "$stage/bin/$a"
+done
+printf 'root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/home/app:/bin/sh\n' \
+	> "$stage/etc/passwd"
+printf 'root:x:0:\napp:x:1000:\n' > "$stage/etc/group"
+mkdir -p "$stage/root" "$stage/home/app"

@@ -17,47 +17,6 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-/* Copies len bytes starting at byte off of an iovec array into dst. */
-static bool vblk_gather(const struct iovec *iov, unsigned n, uint64_t off,
-			void *dst, size_t len)
-{
-	uint8_t *d = dst;
-
-	for (unsigned i = 0; i < n && len; i++) {
-		if (off >= iov[i].iov_len) {
-			off -= iov[i].iov_len;
-			continue;
-		}
-		size_t k = iov[i].iov_len - off < len ? iov[i].iov_len - off : len;
-		memcpy(d, (uint8_t *)iov[i].iov_base + off, k);
-		d += k;
-		len -= k;
-		off = 0;
-	}
-	return len == 0;
-}
-
-/* iov[] minus the first skip bytes and capped to max bytes, into out[]. */
-static unsigned vblk_slice(const struct iovec *iov, unsigned n, uint64_t skip,
-			   uint64_t max, struct iovec *out)
-{
-	unsigned k = 0;
-
-	for (unsigned i = 0; i < n && max; i++) {
-		if (skip >= iov[i].iov_len) {
-			skip -= iov[i].iov_len;
-			continue;
-		}
-		uint64_t l = iov[i].iov_len - skip;
-		if (l > max)
-			l = max;
-		out[k++] = (struct iovec){ (uint8_t *)iov[i].iov_base + skip, l };
-		max -= l;
-		skip = 0;
-	}
-	return k;
-}
-
 static bool vblk_range_ok(const struct vblk *b, uint64_t sector, uint64_t bytes)
 {
 	uint64_t end;
@@ -105,7 +64,7 @@ static uint8_t vblk_discard(struct vblk *b, const struct virtq_chain *c,
 
 	/* One segment (max_*_seg = 1 in the config). */
 	if (b->ro || c->out_len != sizeof(struct virtio_blk_outhdr) + sizeof(seg) ||
-	    !vblk_gather(c->out, c->n_out, sizeof(struct virtio_blk_outhdr),
+	    !virtq_iov_copy(c->out, c->n_out, sizeof(struct virtio_blk_outhdr),
 			 &seg, sizeof(seg)) ||
 	    seg.flags & ~VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP ||
 	    !vblk_range_ok(b, seg.sector, (uint64_t)seg.num_sectors * VBLK_SECTOR))
@@ -132,7 +91,7 @@ static uint8_t vblk_request(struct vblk *b, const struct virtq_chain *c,
 	case VIRTIO_BLK_T_IN:
 		if (!vblk_range_ok(b, h->sector, data_in))
 			return VIRTIO_BLK_S_IOERR;
-		n = vblk_slice(c->in, c->n_in, 0, data_in, iov);
+		n = virtq_iov_slice(c->in, c->n_in, 0, data_in, iov);
 		if (!vblk_rw(b, false, iov, n, h->sector * VBLK_SECTOR, data_in))
 			return VIRTIO_BLK_S_IOERR;
 		*written = data_in;
@@ -141,7 +100,7 @@ static uint8_t vblk_request(struct vblk *b, const struct virtq_chain *c,
 		/* Refused even if the driver ignores VIRTIO_BLK_F_RO. */
 		if (b->ro || !vblk_range_ok(b, h->sector, data_out))
 			return VIRTIO_BLK_S_IOERR;
-		n = vblk_slice(c->out, c->n_out, sizeof(*h), data_out, iov);
+		n = virtq_iov_slice(c->out, c->n_out, sizeof(*h), data_out, iov);
 		return vblk_rw(b, true, iov, n, h->sector * VBLK_SECTOR, data_out) ?
 			       VIRTIO_BLK_S_OK : VIRTIO_BLK_S_IOERR;
 	case VIRTIO_BLK_T_FLUSH:
@@ -149,11 +108,8 @@ static uint8_t vblk_request(struct vblk *b, const struct virtq_chain *c,
 		return b->ro || fdatasync(b->fd) == 0 ? VIRTIO_BLK_S_OK
 						       : VIRTIO_BLK_S_IOERR;
 	case VIRTIO_BLK_T_GET_ID:
-		n = vblk_slice(c->in, c->n_in, 0,
-			       data_in < sizeof(b->serial) ? data_in : sizeof(b->serial), iov);
-		for (unsigned i = 0, o = 0; i < n; o += (unsigned)iov[i].iov_len, i++)
-			memcpy(iov[i].iov_base, b->serial + o, iov[i].iov_len);
 		*written = data_in < sizeof(b->serial) ? data_in : sizeof(b->serial);
+		virtq_iov_fill(c->in, c->n_in, 0, b->serial, *written);
 		return VIRTIO_BLK_S_OK;
 	case VIRTIO_BLK_T_DISCARD:
 	case VIRTIO_BLK_T_WRITE_ZEROES:
@@ -178,7 +134,7 @@ static void vblk_notify(struct vdev *d, unsigned q)
 		uint8_t status;
 
 		if (c->in_len < 1 || c->in_len > UINT32_MAX ||
-		    !vblk_gather(c->out, c->n_out, 0, &h, sizeof(h))) {
+		    !virtq_iov_copy(c->out, c->n_out, 0, &h, sizeof(h))) {
 			vq->broken = true;
 			why = "request without header or status byte";
 			r = -EINVAL;

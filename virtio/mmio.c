@@ -58,6 +58,16 @@ static void vmmio_refuse(struct vmmio *t, uint64_t off, uint32_t v,
 		  (unsigned long long)off, why);
 }
 
+static void vmmio_lock(struct vdev *d)
+{
+	pthread_mutex_lock(&((struct vmmio *)d->transport)->lock);
+}
+
+static void vmmio_unlock(struct vdev *d)
+{
+	pthread_mutex_unlock(&((struct vmmio *)d->transport)->lock);
+}
+
 void vmmio_init(struct vmmio *t, const struct vdev_ops *ops, void *priv,
 		struct guest_mem *gm, uint64_t base, unsigned irq,
 		void (*set_irq)(void *, unsigned, bool), void *irq_opaque)
@@ -70,6 +80,8 @@ void vmmio_init(struct vmmio *t, const struct vdev_ops *ops, void *priv,
 	t->dev.transport = t;
 	t->dev.notify_used = vmmio_notify_used;
 	t->dev.needs_reset = vmmio_needs_reset;
+	t->dev.lock = vmmio_lock;
+	t->dev.unlock = vmmio_unlock;
 	t->base = base;
 	t->irq = irq;
 	t->set_irq = set_irq;

@@ -40,6 +40,11 @@ struct vdev {
 	 * are provided by the transport. */
 	void (*notify_used)(struct vdev *d);
 	void (*needs_reset)(struct vdev *d, const char *why);
+	/* For devices with a backend thread of their own (virtio-vsock): the
+	 * transport lock that every register access and queue kick holds.
+	 * Ops are always called with it held. */
+	void (*lock)(struct vdev *d);
+	void (*unlock)(struct vdev *d);
 	void *transport;
 };
 

@@ -158,3 +158,56 @@ bool virtq_should_notify(struct virtq *vq, const struct guest_mem *gm)
 	return !valid || vring_need_event(virtq_load16(avail + 4 + 2 * vq->num),
 					  vq->used_idx, old);
 }
+
+void virtq_unpop(struct virtq *vq)
+{
+	vq->last_avail--;
+}
+
+bool virtq_iov_copy(const struct iovec *iov, unsigned n, uint64_t off,
+		    void *dst, size_t len)
+{
+	struct iovec part[VIRTQ_MAX_SIZE];
+	unsigned k = virtq_iov_slice(iov, n, off, len, part);
+	uint8_t *d = dst;
+
+	for (unsigned i = 0; i < k; i++) {
+		memcpy(d, part[i].iov_base, part[i].iov_len);
+		d += part[i].iov_len;
+	}
+	return (size_t)(d - (uint8_t *)dst) == len;
+}
+
+bool virtq_iov_fill(const struct iovec *iov, unsigned n, uint64_t off,
+		    const void *src, size_t len)
+{
+	struct iovec part[VIRTQ_MAX_SIZE];
+	unsigned k = virtq_iov_slice(iov, n, off, len, part);
+	const uint8_t *s = src;
+
+	for (unsigned i = 0; i < k; i++) {
+		memcpy(part[i].iov_base, s, part[i].iov_len);
+		s += part[i].iov_len;
+	}
+	return (size_t)(s - (const uint8_t *)src) == len;
+}
+
+unsigned virtq_iov_slice(const struct iovec *iov, unsigned n, uint64_t skip,
+			 uint64_t max, struct iovec *out)
+{
+	unsigned k = 0;
+
+	for (unsigned i = 0; i < n && max; i++) {
+		if (skip >= iov[i].iov_len) {
+			skip -= iov[i].iov_len;
+			continue;
+		}
+		uint64_t l = iov[i].iov_len - skip;
+		if (l > max)
+			l = max;
+		out[k++] = (struct iovec){ (uint8_t *)iov[i].iov_base + skip, l };
+		max -= l;
+		skip = 0;
+	}
+	return k;
+}

@@ -44,5 +44,20 @@ void virtq_push(struct virtq *vq, const struct guest_mem *gm, uint16_t head,
 /* After pushes: should the driver be interrupted (flags / EVENT_IDX)? */
 bool virtq_should_notify(struct virtq *vq, const struct guest_mem *gm);
 void virtq_reset(struct virtq *vq);
+/* Gives back the chain popped last (nothing pushed since): the device had
+ * no use for it yet, e.g. nothing to receive after all. */
+void virtq_unpop(struct virtq *vq);
+
+/* Copies len bytes starting at byte off of an iovec array into dst; false
+ * if the array holds fewer bytes. */
+bool virtq_iov_copy(const struct iovec *iov, unsigned n, uint64_t off,
+		    void *dst, size_t len);
+/* Copies len bytes from src into the iovec array starting at byte off. */
+bool virtq_iov_fill(const struct iovec *iov, unsigned n, uint64_t off,
+		    const void *src, size_t len);
+/* iov[] minus the first skip bytes and capped to max bytes, into out[];
+ * returns the number of entries. */
+unsigned virtq_iov_slice(const struct iovec *iov, unsigned n, uint64_t skip,
+			 uint64_t max, struct iovec *out);
 
 #endif

@@ -10,10 +10,31 @@
 
 static void cli_run_usage(void)
 {
-	printf("usage: msbvm run [--kernel FILE] [--initrd FILE] [options]\n"
+	printf("usage: msbvm run --rootfs IMAGE [options] [-- CMD [ARG...]]\n"
+	       "       msbvm run -d --name NAME --rootfs IMAGE [options]\n"
+	       "       msbvm run --initrd FILE [options]   (no agent)\n"
 	       "\n"
-	       "Boot a Linux kernel in a microVM. The guest console goes to\n"
-	       "standard output; msbvm exits when the guest reboots or powers off.\n"
+	       "Boot a microVM. By default the guest agent (agentd) is PID 1: it\n"
+	       "mounts IMAGE as the root and runs CMD (default /bin/sh) with its\n"
+	       "stdio connected to ours; msbvm exits with CMD's exit status\n"
+	       "(128+N if a signal N ended it) and the VM is powered off. The\n"
+	       "guest console goes to kernel.log in the VM's state directory.\n"
+	       "With --initrd (or --no-agent) the kernel runs that initrd's (or\n"
+	       "the root's) own init, the console goes to standard output, and\n"
+	       "msbvm exits when the guest reboots or powers off.\n"
+	       "\n"
+	       "  -d, --detach      keep the VM running in the background once its\n"
+	       "                    agent is ready (then: msbvm exec/cp/stop NAME)\n"
+	       "  --name NAME       name of the VM (default vm-PID)\n"
+	       "  --state-dir DIR   state root (default $MSBVM_STATE_DIR,\n"
+	       "                    $XDG_RUNTIME_DIR/msbvm, or /run/msbvm)\n"
+	       "  -e, --env K=V     environment for CMD (repeatable)\n"
+	       "  -w, --workdir DIR working directory for CMD (default /)\n"
+	       "  -u, --user U      NAME, UID or UID:GID for CMD (default root)\n"
+	       "  -t, --tty / -T, --no-tty\n"
+	       "                    run CMD on a pty (default: when stdin and\n"
+	       "                    stdout are terminals)\n"
+	       "  --no-agent        boot the root file system's own init\n"
 	       "\n"
 	       "  --kernel FILE     ELF vmlinux or bzImage (default: $MSBVM_KERNEL,\n"
 	       "                    else build/vmlinux next to the msbvm binary)\n"
@@ -66,7 +87,7 @@ static uint64_t cli_host_mib(void)
 }
 
 enum { OPT_CMDLINE = 256, OPT_APPEND, OPT_NESTED, OPT_CONSOLE, OPT_PROFILE,
-       OPT_ROOTFS, OPT_DISK };
+       OPT_ROOTFS, OPT_DISK, OPT_NAME, OPT_STATE, OPT_NO_AGENT };
 
 int cli_parse_run(int argc, char **argv, struct run_opts *o)
 {
@@ -83,15 +104,25 @@ int cli_parse_run(int argc, char **argv, struct run_opts *o)
 		{ "rootfs", required_argument, NULL, OPT_ROOTFS },
 		{ "disk", required_argument, NULL, OPT_DISK },
 		{ "help", no_argument, NULL, 'h' },
+		{ "detach", no_argument, NULL, 'd' },
+		{ "name", required_argument, NULL, OPT_NAME },
+		{ "state-dir", required_argument, NULL, OPT_STATE },
+		{ "env", required_argument, NULL, 'e' },
+		{ "workdir", required_argument, NULL, 'w' },
+		{ "user", required_argument, NULL, 'u' },
+		{ "tty", no_argument, NULL, 't' },
+		{ "no-tty", no_argument, NULL, 'T' },
+		{ "no-agent", no_argument, NULL, OPT_NO_AGENT },
 		{ 0 },
 	};
 	int c, rc;
 
 	memset(o, 0, sizeof(*o));
 	o->mem_mib = CLI_MEM_DEFAULT_MIB;
+	o->tty = -1;
 	opterr = 0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+:k:i:m:vh", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:k:i:m:vhde:w:u:tT", lo, NULL)) != -1) {
 		switch (c) {
 		case 'k': o->kernel = optarg; break;
 		case 'i': o->initrd = optarg; break;
@@ -107,6 +138,20 @@ int cli_parse_run(int argc, char **argv, struct run_opts *o)
 			o->disks[o->n_disks++] = optarg;
 			break;
 		case 'v': log_verbose = 1; break;
+		case 'd': o->detach = true; break;
+		case OPT_NAME: o->name = optarg; break;
+		case OPT_STATE: o->state_dir = optarg; break;
+		case OPT_NO_AGENT: o->no_agent = true; break;
+		case 'w': o->workdir = optarg; break;
+		case 'u': o->user = optarg; break;
+		case 't': o->tty = 1; break;
+		case 'T': o->tty = 0; break;
+		case 'e':
+			if (o->n_env == CLI_MAX_ENV || !strchr(optarg, '=') || *optarg == '=')
+				return err_set(EINVAL, "run: --env '%s': expected NAME=VALUE "
+					       "(at most %d)", optarg, CLI_MAX_ENV);
+			o->env[o->n_env++] = optarg;
+			break;
 		case 'h': cli_run_usage(); return 1;
 		case 'm':
 			rc = cli_parse_mib(optarg, CLI_MEM_MIN_MIB, cli_host_mib(),
@@ -127,6 +172,21 @@ int cli_parse_run(int argc, char **argv, struct run_opts *o)
 		}
 	}
 	if (optind < argc)
-		return err_set(EINVAL, "run: unexpected argument '%s'", argv[optind]);
+		o->cmd = argv + optind;
+	if (o->initrd || o->no_agent) {
+		o->no_agent = true;
+		if (o->cmd || o->detach)
+			return err_set(EINVAL, "run: a command and -d need the agent; "
+				       "drop --initrd/--no-agent");
+	}
+	else if (!o->rootfs)
+		return err_set(EINVAL, "run: --rootfs IMAGE is needed (the agent "
+			       "mounts it as /), or --initrd FILE to boot without "
+			       "the agent");
+	if (o->detach && o->cmd)
+		return err_set(EINVAL, "run: -d runs no command; start the VM, then "
+			       "use msbvm exec NAME -- CMD");
+	if (o->detach && !o->name)
+		return err_set(EINVAL, "run: -d needs --name NAME");
 	return 0;
 }

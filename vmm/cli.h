@@ -9,6 +9,7 @@
 #define CLI_MEM_DEFAULT_MIB 128
 #define CLI_MEM_MIN_MIB 32
 #define CLI_MAX_DISKS 8
+#define CLI_MAX_ENV 64
 
 struct run_opts {
 	const char *kernel, *initrd, *cmdline, *append, *profile;
@@ -18,6 +19,13 @@ struct run_opts {
 	uint64_t mem_mib;
 	bool console;
 	enum nested_mode nested;
+	/* agent mode (no --initrd): agentd is PID 1 and runs cmd */
+	bool no_agent, detach;
+	const char *name, *state_dir, *workdir, *user;
+	const char *env[CLI_MAX_ENV];
+	unsigned n_env;
+	int tty;                            /* -1 auto, 0 no, 1 yes */
+	char **cmd;                         /* after "--"; NULL: a shell */
 };
 
 /* Parses `msbvm run` arguments (argv[0] is "run"). 1: help printed. */

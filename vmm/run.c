@@ -1,10 +1,12 @@
 /* `msbvm run`: resolve inputs, build the VM, boot, report how it ended. */
 #include "cli.h"
+#include "control.h"
 #include "err.h"
 #include "nested.h"
 #include "vm.h"
 #include "../boot/boot.h"
 #include "../virtio/blk.h"
+#include "../virtio/vsock.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -16,6 +18,7 @@
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -32,10 +35,15 @@ struct run_file {
 };
 
 static struct vm *run_signal_vm;
+static struct control *run_signal_ctl; /* agent mode, foreground command */
 
 static void run_on_signal(int sig)
 {
-	if (!run_signal_vm || sig == SIGUSR1)
+	if (run_signal_ctl && (sig == SIGINT || sig == SIGWINCH || sig == SIGQUIT)) {
+		control_signal(run_signal_ctl, sig);
+		return;
+	}
+	if (!run_signal_vm || sig == SIGUSR1 || sig == SIGWINCH)
 		return;
 	run_signal_vm->stop_signal = sig;
 	vm_request_stop(run_signal_vm, VM_STOP_SIGNAL);
@@ -74,35 +82,43 @@ static int run_map_file(const char *what, const char *path, uint64_t ram,
 	return 0;
 }
 
-/* build/vmlinux sits next to build/msbvm. */
-static const char *run_default_kernel(char *buf, size_t len)
+/* build/vmlinux and build/agentd.cpio sit next to build/msbvm; env
+ * overrides them (MSBVM_KERNEL, MSBVM_AGENT_INITRD). */
+static const char *run_default_file(const char *env, const char *name,
+				    char *buf, size_t len)
 {
 	char exe[PATH_MAX / 2];
 	ssize_t n;
 
-	if (getenv("MSBVM_KERNEL"))
-		return getenv("MSBVM_KERNEL");
+	if (getenv(env))
+		return getenv(env);
 	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	if (n <= 0)
 		return NULL;
 	exe[n] = '\0';
 	/* build/<variant>/msbvm, or an installed copy beside its kernel */
-	snprintf(buf, len, "%s/vmlinux", dirname(exe));
+	snprintf(buf, len, "%s/%s", dirname(exe), name);
 	if (access(buf, F_OK) == 0)
 		return buf;
-	snprintf(buf, len, "%s/../vmlinux", exe);
+	snprintf(buf, len, "%s/../%s", exe, name);
 	return access(buf, F_OK) == 0 ? buf : NULL;
 }
 
-static int run_cmdline(const struct run_opts *o, char *buf, size_t len)
+static int run_cmdline(const struct run_opts *o, const char *name, char *buf,
+		       size_t len)
 {
 	enum nested_mode m = o->nested;
-	char why[160] = "forced on";
+	char why[160] = "forced on", root[128] = "";
 	bool nested = m == NESTED_ON ||
 		      (m == NESTED_AUTO && nested_detect("", why, sizeof(why)));
+
+	/* the agent mounts the root itself (msb.* in agentd/main.c) */
+	if (o->rootfs && o->no_agent)
+		snprintf(root, sizeof(root), " root=/dev/vda rw rootfstype=ext4");
+	else if (!o->no_agent)
+		snprintf(root, sizeof(root), " msb.root=/dev/vda msb.hostname=%s", name);
 	int n = snprintf(buf, len, "%s%s%s%s%s%s",
-			 o->cmdline ? o->cmdline : RUN_DEFAULT_CMDLINE,
-			 o->rootfs ? " root=/dev/vda rw rootfstype=ext4" : "",
+			 o->cmdline ? o->cmdline : RUN_DEFAULT_CMDLINE, root,
 			 o->append ? " " : "", o->append ? o->append : "",
 			 nested ? " " : "", nested ? nested_cmdline() : "");
 
@@ -151,8 +167,24 @@ static int run_disks(struct vm *vm, const struct run_opts *o, char *cmdline,
 	return 0;
 }
 
-static int run_boot(struct vm *vm, const struct run_opts *o, const char *kpath)
+/* What one `msbvm run` holds besides the VM (agent mode: the state
+ * directory, the vsock device and the controller). */
+struct run_ctx {
+	const struct run_opts *o;
+	const char *kpath, *initrd;
+	struct vmstate st;
+	bool agent, have_state;
+	int console_fd;
+	struct vsock vsock;
+	bool have_vsock;
+	struct control ctl;
+	bool have_ctl;
+	struct timespec t0;
+};
+
+static int run_boot(struct vm *vm, struct run_ctx *x)
 {
+	const struct run_opts *o = x->o;
 	struct run_file k = { 0 }, ird = { 0 };
 	struct kernel_info ki;
 	struct kvm_sregs sregs = { 0 };
@@ -162,15 +194,18 @@ static int run_boot(struct vm *vm, const struct run_opts *o, const char *kpath)
 	uint64_t ram = o->mem_mib << 20;
 	int rc;
 
-	if ((rc = run_cmdline(o, cmdline, sizeof(cmdline))) < 0 ||
-	    (rc = run_map_file("kernel", kpath, ram, &k)) < 0 ||
-	    (o->initrd && (rc = run_map_file("initrd", o->initrd, ram, &ird)) < 0))
+	if ((rc = run_cmdline(o, x->st.name, cmdline, sizeof(cmdline))) < 0 ||
+	    (rc = run_map_file("kernel", x->kpath, ram, &k)) < 0 ||
+	    (x->initrd && (rc = run_map_file("initrd", x->initrd, ram, &ird)) < 0))
 		return rc;
-	if ((rc = vm_create(vm, ram, STDOUT_FILENO)) < 0 ||
+	if ((rc = vm_create(vm, ram, x->console_fd)) < 0 ||
 	    (rc = run_disks(vm, o, cmdline, sizeof(cmdline))) < 0)
 		return rc;
+	if (x->have_vsock &&
+	    (rc = vm_add_virtio(vm, &vsock_ops, &x->vsock, cmdline, sizeof(cmdline))) < 0)
+		return rc;
 	if ((rc = loader_load(&vm->gm, k.data, k.len, &ki)) < 0)
-		return err_set(-rc, "kernel %s: %s", kpath, strdupa(err_msg()));
+		return err_set(-rc, "kernel %s: %s", x->kpath, strdupa(err_msg()));
 	if (getrandom(seed, sizeof(seed), 0) != sizeof(seed))
 		return err_set(errno, "getrandom: %s", strerror(errno));
 	struct boot_config bc = { cmdline, ird.data, ird.len, seed };
@@ -181,7 +216,7 @@ static int run_boot(struct vm *vm, const struct run_opts *o, const char *kpath)
 	    (rc = vcpu_set_boot_state(vm, &sregs, &regs)) < 0)
 		return rc;
 	log_info("kernel %s (%s, entry 0x%llx), %llu MiB RAM, cmdline: %s",
-		 kpath, ki.bzimage ? "bzImage" : "ELF", (unsigned long long)ki.entry,
+		 x->kpath, ki.bzimage ? "bzImage" : "ELF", (unsigned long long)ki.entry,
 		 (unsigned long long)o->mem_mib, cmdline);
 	munmap((void *)k.data, k.len);
 	if (ird.data)
@@ -203,11 +238,55 @@ static void run_stats(const struct vm *vm, double secs)
 		(unsigned long long)vm->mmio.unhandled);
 }
 
-static int run_result(struct vm *vm, enum vm_stop why)
+/* The last lines of kernel.log: why a guest died before its agent spoke. */
+static void run_log_tail(const struct run_ctx *x)
 {
+	char path[PATH_MAX], buf[2048];
+	int fd = open(state_path(&x->st, "kernel.log", path, sizeof(path)),
+		      O_RDONLY | O_CLOEXEC);
+	off_t end;
+	ssize_t n;
+
+	if (fd < 0)
+		return;
+	end = lseek(fd, 0, SEEK_END);
+	n = pread(fd, buf, sizeof(buf) - 1, end > (off_t)sizeof(buf) - 1 ?
+		  end - (off_t)sizeof(buf) + 1 : 0);
+	close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	char *start = end > (off_t)sizeof(buf) - 1 ? strchr(buf, '\n') : buf;
+	fprintf(stderr, "msbvm: last lines of the guest console (kernel.log):\n%s%s",
+		start ? start + (start != buf) : buf, buf[n - 1] == '\n' ? "" : "\n");
+}
+
+static int run_result(struct vm *vm, struct run_ctx *x, enum vm_stop why)
+{
+	struct control *c = &x->ctl;
+
 	if (vm->console.panicked) {
 		fprintf(stderr, "msbvm: guest kernel panic: %s\n",
 			vm->console.panic_line);
+		if (x->agent)
+			run_log_tail(x);
+		return 1;
+	}
+	if (why == VM_STOP_SIGNAL) {
+		fprintf(stderr, "msbvm: stopped by signal %d\n", (int)vm->stop_signal);
+		return 128 + (int)vm->stop_signal;
+	}
+	if (x->agent && c->have_exit) {
+		/* not found / not executable: the agent's typed error */
+		if (c->exit_code >= 125 && c->exit_code <= 127 && c->err[0])
+			fprintf(stderr, "msbvm: %s\n", c->err);
+		return c->exit_code;
+	}
+	if (x->agent && !(x->o->detach && c->ready)) {
+		fprintf(stderr, "msbvm: %s\n", c->err[0] ? c->err :
+			"the VM stopped before its agent was ready");
+		if (!c->ready)
+			run_log_tail(x);
 		return 1;
 	}
 	switch (why) {
@@ -221,9 +300,8 @@ static int run_result(struct vm *vm, enum vm_stop why)
 		/* the guest's cursor may sit mid-line on the raw terminal */
 		fprintf(stderr, "\r\nmsbvm: quit (Ctrl-A x)\n");
 		return 0;
-	case VM_STOP_SIGNAL:
-		fprintf(stderr, "msbvm: stopped by signal %d\n", (int)vm->stop_signal);
-		return 128 + (int)vm->stop_signal;
+	case VM_STOP_HOST:
+		return 1;
 	default:
 		fprintf(stderr, "msbvm: guest failed: %s\n", vm->error);
 		return 1;
@@ -243,63 +321,163 @@ static double run_since(const struct timespec *t0)
 	return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
-/* Everything between parsing and the first KVM_RUN; -errno with err_msg(). */
-static int run_start(struct vm *vm, const struct run_opts *o, const char *kpath)
+/* Agent mode: state directory, kernel.log, the agent initramfs, vsock. */
+static int run_agent_prepare(struct vm *vm, struct run_ctx *x)
 {
+	static char ibuf[PATH_MAX];
+	char root[PATH_MAX / 4], name[STATE_NAME_MAX + 1], path[PATH_MAX];
 	int rc;
 
-	if ((rc = run_boot(vm, o, kpath)) < 0 ||
+	state_root(x->o->state_dir, root, sizeof(root));
+	if (x->o->name)
+		snprintf(name, sizeof(name), "%s", x->o->name);
+	else
+		snprintf(name, sizeof(name), "vm-%d", (int)getpid());
+	if (!(x->initrd = run_default_file("MSBVM_AGENT_INITRD", "agentd.cpio", ibuf,
+					   sizeof(ibuf))))
+		return err_set(ENOENT, "agent initramfs not found: build it with "
+			       "`make` (build/agentd.cpio) or set MSBVM_AGENT_INITRD");
+	if ((rc = state_create(&x->st, root, name)) < 0)
+		return rc;
+	x->have_state = true;
+	if ((rc = state_write_pid(&x->st, getpid())) < 0)
+		return rc;
+	x->console_fd = open(state_path(&x->st, "kernel.log", path, sizeof(path)),
+			     O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
+	if (x->console_fd < 0)
+		return err_set(errno, "%s: %s", path, strerror(errno));
+	if ((rc = vsock_open(&x->vsock, state_path(&x->st, "vsock.sock", path,
+						   sizeof(path)))) < 0)
+		return rc;
+	x->have_vsock = true;
+	if ((rc = control_open(&x->ctl, vm, x->o, path, &x->t0)) < 0)
+		return rc;
+	x->have_ctl = true;
+	log_info("VM '%s': state in %s", name, x->st.dir);
+	return 0;
+}
+
+/* Everything between parsing and the first KVM_RUN; -errno with err_msg(). */
+static int run_start(struct vm *vm, struct run_ctx *x)
+{
+	const struct run_opts *o = x->o;
+	int rc;
+
+	x->console_fd = STDOUT_FILENO;
+	x->initrd = o->initrd;
+	if ((x->agent = !o->no_agent) && (rc = run_agent_prepare(vm, x)) < 0)
+		return rc;
+	if ((rc = run_boot(vm, x)) < 0 ||
 	    (o->console && (rc = console_start_input(&vm->console, STDIN_FILENO,
 						     &vm->uart, run_quit, vm)) < 0) ||
 	    (rc = ioev_start(&vm->io)) < 0 ||
+	    (x->have_vsock &&
+	     (rc = vsock_start(&x->vsock, &vm->virtio[vm->n_virtio - 1].dev)) < 0) ||
+	    (x->have_ctl && (rc = control_start(&x->ctl)) < 0) ||
 	    (o->profile && (rc = prof_start(&vm->prof, o->profile, pthread_self())) < 0))
 		return rc;
 	return 0;
 }
 
-/* Stops the threads, frees the VM and closes the disk images. */
-static void run_teardown(struct vm *vm)
+/* Stops the threads, frees the VM, closes the disk images and removes
+ * the state directory. */
+static void run_teardown(struct vm *vm, struct run_ctx *x)
 {
 	run_signal_vm = NULL;
+	run_signal_ctl = NULL;
+	if (x->have_ctl)
+		control_close(&x->ctl);
 	vm_destroy(vm);
+	if (x->have_vsock)
+		vsock_close(&x->vsock);
 	for (unsigned i = 0; i < run_n_blk; i++)
 		vblk_close(&run_blk[i]);
 	run_n_blk = 0;
+	if (x->console_fd > STDERR_FILENO)
+		close(x->console_fd);
+	if (x->have_state)
+		state_remove(&x->st);
+}
+
+/* -d: the parent waits for the child's "R" (agent ready) and exits; the
+ * child goes on as the VMM in its own session. Returns -1 in the child. */
+static int run_detach(const struct run_opts *o, int *notify_fd)
+{
+	int p[2], status;
+	char c;
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC) < 0 || (pid = fork()) < 0) {
+		fprintf(stderr, "msbvm: fork: %s\n", strerror(errno));
+		return 2;
+	}
+	if (pid == 0) {
+		close(p[0]);
+		setsid();
+		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+		dup2(null, STDIN_FILENO);
+		dup2(null, STDOUT_FILENO);
+		*notify_fd = p[1];
+		return -1;
+	}
+	close(p[1]);
+	if (read(p[0], &c, 1) == 1) {
+		printf("%s\n", o->name);
+		return 0;
+	}
+	/* the child failed and said why on our stderr */
+	waitpid(pid, &status, 0);
+	return WIFEXITED(status) && WEXITSTATUS(status) ? WEXITSTATUS(status) : 1;
 }
 
 int run_vm(const struct run_opts *o, const char *self)
 {
 	static struct vm vm;
+	static struct run_ctx x;
 	struct sigaction sa = { .sa_handler = run_on_signal };
-	struct timespec t0;
-	char kbuf[PATH_MAX];
-	const char *kpath = o->kernel ? o->kernel : run_default_kernel(kbuf, sizeof(kbuf));
-	int rc;
+	char kbuf[PATH_MAX], path[PATH_MAX];
+	int rc, notify_fd = -1;
 
 	(void)self;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	if (!kpath) {
+	memset(&x, 0, sizeof(x));
+	x.o = o;
+	clock_gettime(CLOCK_MONOTONIC, &x.t0);
+	x.kpath = o->kernel ? o->kernel :
+		  run_default_file("MSBVM_KERNEL", "vmlinux", kbuf, sizeof(kbuf));
+	if (!x.kpath) {
 		fprintf(stderr, "msbvm: no kernel: pass --kernel, set MSBVM_KERNEL, "
 			"or build one with tools/build-kernel.sh\n");
 		return 2;
 	}
+	if (o->detach && (rc = run_detach(o, &notify_fd)) >= 0)
+		return rc;
 	run_signal_vm = &vm;
 	sigaction(SIGUSR1, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	if (run_start(&vm, o, kpath) < 0) {
+	sigaction(SIGWINCH, &sa, NULL);
+	if (run_start(&vm, &x) < 0) {
 		fprintf(stderr, "msbvm: %s\n", err_msg());
-		run_teardown(&vm);
+		run_teardown(&vm, &x);
 		return 2;
 	}
+	if (x.have_ctl && notify_fd >= 0) {
+		x.ctl.notify_fd = notify_fd;
+		x.ctl.log_fd = open(state_path(&x.st, "vmm.log", path, sizeof(path)),
+				    O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	}
+	if (x.have_ctl && !o->detach)
+		run_signal_ctl = &x.ctl;
 	log_info("setup took %.2f ms (run start to first vCPU entry)",
-		 run_since(&t0) * 1e3);
+		 run_since(&x.t0) * 1e3);
 	enum vm_stop why = vcpu_run(&vm);
+	if (x.have_ctl)
+		control_finish(&x.ctl);
 	if (prof_finish(&vm.prof) < 0)
 		fprintf(stderr, "msbvm: %s\n", err_msg());
 	console_stop(&vm.console);
-	run_stats(&vm, run_since(&t0));
-	rc = run_result(&vm, why);
-	run_teardown(&vm);
+	run_stats(&vm, run_since(&x.t0));
+	rc = run_result(&vm, &x, why);
+	run_teardown(&vm, &x);
 	return rc;
 }

@@ -25,6 +25,7 @@ enum vm_stop {
 	VM_STOP_ERROR,    /* triple fault, emulation failure, failed entry */
 	VM_STOP_SIGNAL,   /* SIGINT/SIGTERM to the VMM */
 	VM_STOP_USER,     /* Ctrl-A x on the interactive console */
+	VM_STOP_HOST,     /* the VMM gave up on the guest (agent timeouts) */
 };
 
 #define VM_EXIT_REASONS 64

@@ -1,0 +1,83 @@
+/* agentd: the guest agent. PID 1 from msbvm's own initramfs: it mounts the
+ * root disk and switches into it (the root filesystem is never modified to
+ * hold the agent), prepares the guest, and serves the control protocol
+ * (docs/protocol.md) on vsock port PROTO_AGENT_PORT. Single-threaded: one
+ * poll() loop over the listener, connections, process pipes and a
+ * signalfd for SIGCHLD, so every zombie is reaped in one place. */
+#ifndef MSBVM_AGENTD_H
+#define MSBVM_AGENTD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "proto.h"
+
+#define AGENT_MAX_CONNS 32
+#define AGENT_MAX_ARGS 1024
+#define AGENT_TERM_GRACE_MS 3000
+
+/* One exec session: a process and its stdio. */
+struct session {
+	pid_t pid;
+	int in_fd, out_fd, err_fd; /* -1 when closed */
+	bool tty;
+	uint8_t *stdin_buf;        /* one STDIN frame not yet written */
+	size_t stdin_off, stdin_len;
+	bool stdin_eof;            /* close in_fd once the buffer drains */
+	bool exited;
+	int status;
+};
+
+enum aconn_op { OP_NONE, OP_EXEC, OP_PUT, OP_GET, OP_LIST };
+
+struct aconn {
+	bool used, hello;
+	struct pconn pc;
+	enum aconn_op op;
+	uint32_t op_id;
+	struct session s;          /* OP_EXEC */
+	int file_fd;               /* OP_PUT / OP_GET */
+	void *dir;                 /* OP_LIST (DIR *) */
+};
+
+struct agent {
+	int listen_fd, sig_fd;
+	struct aconn conns[AGENT_MAX_CONNS];
+	bool shutting_down;
+	int64_t shutdown_deadline_ms;
+	uint64_t reaped;           /* orphans reaped (not sessions) */
+	int64_t t_start_ms, t_root_ms, t_ready_ms; /* CLOCK_BOOTTIME */
+};
+
+/* main.c */
+int64_t agent_now_ms(void);
+void agent_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* serve.c */
+int agent_serve(struct agent *a);
+bool agent_reply_error(struct aconn *c, uint32_t id, const char *kind,
+		       const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+const char *agent_errno_kind(int e);
+
+/* exec.c */
+void exec_start(struct agent *a, struct aconn *c, const struct proto_frame *f);
+/* Frames for a running session (STDIN, SIGNAL, RESIZE). */
+void exec_frame(struct aconn *c, const struct proto_frame *f);
+/* Moves bytes between the session's fds and the connection. */
+void exec_pump(struct aconn *c, short in_rev, short out_rev, short err_rev);
+/* A child exited (from the SIGCHLD loop); false if no session owned it. */
+bool exec_reaped(struct agent *a, pid_t pid, int status);
+/* Connection gone or agent shutting down: kill the session's group. */
+void exec_kill(struct aconn *c, int sig);
+void exec_release(struct aconn *c);
+bool exec_done(struct aconn *c);
+
+/* files.c */
+void files_request(struct aconn *c, const struct proto_frame *f);
+void files_frame(struct aconn *c, const struct proto_frame *f);
+/* Streams GET / LIST output while the connection has room. */
+void files_pump(struct aconn *c);
+void files_release(struct aconn *c);
+
+#endif

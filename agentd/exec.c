@@ -1,0 +1,458 @@
+/* EXEC sessions: preflight (command, cwd, user) before fork so failures
+ * are typed errors rather than exit codes, then fork + exec with pipes or a
+ * pty, and stream stdio as frames. EXIT is sent once the process has been
+ * reaped and its stdout/stderr reached EOF, so no output is lost. */
+#include "agentd.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#define EXEC_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+struct exec_req {
+	const char *argv[AGENT_MAX_ARGS + 1];
+	const char *envp[AGENT_MAX_ARGS + 8];
+	const char *reqenv[AGENT_MAX_ARGS];
+	unsigned argc, envc, nreqenv;
+	const char *cwd, *user;
+	bool tty;
+	long long rows, cols;
+	char path[4096];
+	uid_t uid;
+	gid_t gid;
+	char home[256];
+};
+
+/* Adds or replaces NAME=... in the environment (later wins). */
+static void exec_setenv(struct exec_req *r, const char *entry)
+{
+	size_t nl = strcspn(entry, "=");
+
+	for (unsigned i = 0; i < r->envc; i++)
+		if (!strncmp(r->envp[i], entry, nl) && r->envp[i][nl] == '=') {
+			r->envp[i] = entry;
+			return;
+		}
+	if (r->envc < AGENT_MAX_ARGS + 7)
+		r->envp[r->envc++] = entry;
+}
+
+static const char *exec_getenv(const struct exec_req *r, const char *name)
+{
+	size_t nl = strlen(name);
+
+	for (unsigned i = 0; i < r->envc; i++)
+		if (!strncmp(r->envp[i], name, nl) && r->envp[i][nl] == '=')
+			return r->envp[i] + nl + 1;
+	return NULL;
+}
+
+static bool exec_parse(struct exec_req *r, const struct proto_frame *f)
+{
+	char key[16];
+	const char *val;
+	size_t pos = 0;
+
+	memset(r, 0, sizeof(*r));
+	r->cwd = "/";
+	r->rows = 24;
+	r->cols = 80;
+	while (kv_next(f->data, f->len, &pos, key, sizeof(key), &val)) {
+		if (!strcmp(key, "arg") && r->argc < AGENT_MAX_ARGS)
+			r->argv[r->argc++] = val;
+		else if (!strcmp(key, "env") && strchr(val, '=') && val[0] != '=' &&
+			 r->nreqenv < AGENT_MAX_ARGS)
+			r->reqenv[r->nreqenv++] = val;
+		else if (!strcmp(key, "cwd") && *val)
+			r->cwd = val;
+		else if (!strcmp(key, "user") && *val)
+			r->user = val;
+		else if (!strcmp(key, "tty"))
+			r->tty = !strcmp(val, "1");
+		else if (!strcmp(key, "rows") && kv_num(val, 1, 65535, &r->rows))
+			;
+		else if (!strcmp(key, "cols") && kv_num(val, 1, 65535, &r->cols))
+			;
+		else
+			return false;
+	}
+	return r->argc > 0 && *r->argv[0];
+}
+
+/* user = NAME or UID[:GID], looked up in the guest's /etc/passwd. */
+static bool exec_user(struct exec_req *r)
+{
+	long long uid, gid;
+	const char *colon = r->user ? strchr(r->user, ':') : NULL;
+	struct passwd *pw;
+	char name[64];
+
+	r->uid = 0;
+	r->gid = 0;
+	snprintf(r->home, sizeof(r->home), "/root");
+	if (!r->user)
+		return true;
+	snprintf(name, sizeof(name), "%.*s", colon ? (int)(colon - r->user) : 63,
+		 r->user);
+	if (kv_num(name, 0, 0x7fffffff, &uid)) {
+		pw = getpwuid((uid_t)uid);
+		r->uid = (uid_t)uid;
+		r->gid = pw ? pw->pw_gid : (gid_t)uid;
+	} else if ((pw = getpwnam(name))) {
+		r->uid = pw->pw_uid;
+		r->gid = pw->pw_gid;
+	} else {
+		return false;
+	}
+	if (pw && pw->pw_dir)
+		snprintf(r->home, sizeof(r->home), "%s", pw->pw_dir);
+	if (colon) {
+		if (!kv_num(colon + 1, 0, 0x7fffffff, &gid))
+			return false;
+		r->gid = (gid_t)gid;
+	}
+	return true;
+}
+
+/* PATH lookup as execvp would do it, but in the agent, before fork. */
+static int exec_resolve(struct exec_req *r)
+{
+	const char *cmd = r->argv[0], *p = exec_getenv(r, "PATH");
+	struct stat st;
+	int first_err = ENOENT;
+
+	if (strchr(cmd, '/')) {
+		snprintf(r->path, sizeof(r->path), "%s", cmd);
+		if (stat(r->path, &st) < 0)
+			return errno;
+		return S_ISDIR(st.st_mode) ? EISDIR :
+		       access(r->path, X_OK) < 0 ? EACCES : 0;
+	}
+	for (; p && *p; p += *p == ':') {
+		size_t n = strcspn(p, ":");
+
+		snprintf(r->path, sizeof(r->path), "%.*s/%s", (int)n, n ? p : ".", cmd);
+		p += n;
+		if (stat(r->path, &st) < 0 || S_ISDIR(st.st_mode))
+			continue;
+		if (access(r->path, X_OK) == 0)
+			return 0;
+		first_err = EACCES;
+	}
+	return first_err;
+}
+
+static void exec_child(const struct exec_req *r, int in[2], int out[2],
+		       int err[2], int pty, const char *slave, int report)
+{
+	sigset_t none;
+	int e;
+
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	for (int s = 1; s < NSIG; s++)
+		signal(s, SIG_DFL);
+	setsid();
+	if (pty >= 0) {
+		int fd = open(slave, O_RDWR);
+		if (fd < 0 || ioctl(fd, TIOCSCTTY, 0) < 0)
+			goto fail;
+		dup2(fd, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		if (fd > 2)
+			close(fd);
+	} else {
+		dup2(in[0], 0);
+		dup2(out[1], 1);
+		dup2(err[1], 2);
+	}
+	if (chdir(r->cwd) < 0 || setgroups(0, NULL) < 0 || setgid(r->gid) < 0 ||
+	    setuid(r->uid) < 0)
+		goto fail;
+	execve(r->path, (char *const *)r->argv, (char *const *)r->envp);
+fail:
+	e = errno;
+	if (write(report, &e, sizeof(e)) < 0)
+		_exit(127);
+	_exit(127);
+}
+
+static int exec_pipes(int in[2], int out[2], int err[2])
+{
+	in[0] = in[1] = out[0] = out[1] = err[0] = err[1] = -1;
+	return pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 ||
+	       pipe2(err, O_CLOEXEC) < 0 ? -1 : 0;
+}
+
+static void exec_close(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+/* Fork + exec; the child's exec failure comes back through a CLOEXEC pipe
+ * (it closes on success). Returns 0 or an errno. */
+static int exec_spawn(struct exec_req *r, struct session *s)
+{
+	int in[2], out[2], err[2], rep[2] = { -1, -1 }, pty = -1, e = 0;
+	char *slave = NULL;
+
+	if (r->tty) {
+		struct winsize ws = { .ws_row = (unsigned short)r->rows,
+				      .ws_col = (unsigned short)r->cols };
+		in[0] = in[1] = out[0] = out[1] = err[0] = err[1] = -1;
+		pty = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+		if (pty < 0 || grantpt(pty) < 0 || unlockpt(pty) < 0 ||
+		    !(slave = ptsname(pty)))
+			return errno ? errno : EIO;
+		ioctl(pty, TIOCSWINSZ, &ws);
+	} else if (exec_pipes(in, out, err) < 0) {
+		e = errno;
+		goto out;
+	}
+	if (pipe2(rep, O_CLOEXEC) < 0 || (s->pid = fork()) < 0) {
+		e = errno;
+		goto out;
+	}
+	if (s->pid == 0)
+		exec_child(r, in, out, err, pty, slave, rep[1]);
+	exec_close(&rep[1]);
+	if (read(rep[0], &e, sizeof(e)) != sizeof(e))
+		e = 0;
+	if (pty >= 0) {
+		s->out_fd = pty;
+		s->in_fd = fcntl(pty, F_DUPFD_CLOEXEC, 3);
+		pty = -1;
+	} else {
+		s->in_fd = in[1], in[1] = -1;
+		s->out_fd = out[0], out[0] = -1;
+		s->err_fd = err[0], err[0] = -1;
+	}
+	fcntl(s->in_fd, F_SETFL, O_NONBLOCK);
+	fcntl(s->out_fd, F_SETFL, O_NONBLOCK);
+	if (s->err_fd >= 0)
+		fcntl(s->err_fd, F_SETFL, O_NONBLOCK);
+out:
+	for (int i = 0; i < 2; i++) {
+		exec_close(&in[i]);
+		exec_close(&out[i]);
+		exec_close(&err[i]);
+		exec_close(&rep[i]);
+	}
+	exec_close(&pty);
+	return e;
+}
+
+void exec_start(struct agent *a, struct aconn *c, const struct proto_frame *f)
+{
+	static struct exec_req r;
+	static struct kvbuf kv;
+	struct stat st;
+	int e;
+
+	if (a->shutting_down) {
+		agent_reply_error(c, f->id, "shutting_down", "the VM is shutting down");
+		return;
+	}
+	if (!exec_parse(&r, f)) {
+		agent_reply_error(c, f->id, "bad_request", "EXEC needs arg= entries "
+				  "and known keys only (arg env cwd user tty rows cols)");
+		return;
+	}
+	if (!exec_user(&r)) {
+		agent_reply_error(c, f->id, "bad_user", "user '%s' not found in "
+				  "/etc/passwd", r.user);
+		return;
+	}
+	/* defaults, then the request's env= entries (later wins) */
+	static char home[300];
+	snprintf(home, sizeof(home), "HOME=%s", r.home);
+	exec_setenv(&r, "PATH=" EXEC_DEFAULT_PATH);
+	exec_setenv(&r, home);
+	if (r.tty)
+		exec_setenv(&r, "TERM=xterm");
+	for (unsigned i = 0; i < r.nreqenv; i++)
+		exec_setenv(&r, r.reqenv[i]);
+	r.envp[r.envc] = NULL;
+	r.argv[r.argc] = NULL;
+	if (stat(r.cwd, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		agent_reply_error(c, f->id, "bad_cwd", "working directory %s: %s",
+				  r.cwd, stat(r.cwd, &st) < 0 ? strerror(errno) :
+				  "not a directory");
+		return;
+	}
+	if ((e = exec_resolve(&r))) {
+		agent_reply_error(c, f->id, e == ENOENT ? "not_found" : "not_executable",
+				  "%s: %s", r.argv[0], e == ENOENT ? "not found" :
+				  strerror(e));
+		return;
+	}
+	memset(&c->s, 0, sizeof(c->s));
+	c->s.in_fd = c->s.out_fd = c->s.err_fd = -1;
+	c->s.tty = r.tty;
+	if ((e = exec_spawn(&r, &c->s))) {
+		/* a child that failed to exec exits 127; the SIGCHLD loop
+		 * reaps it like any orphan */
+		exec_release(c);
+		agent_reply_error(c, f->id, e == ENOENT ? "not_found" : "exec_failed",
+				  "%s: %s", r.argv[0], strerror(e));
+		return;
+	}
+	c->op = OP_EXEC;
+	c->op_id = f->id;
+	kv_init(&kv);
+	kv_addf(&kv, "pid", "%d", (int)c->s.pid);
+	pconn_send(&c->pc, P_STARTED, 0, f->id, kv.buf, kv.len);
+}
+
+void exec_frame(struct aconn *c, const struct proto_frame *f)
+{
+	struct session *s = &c->s;
+	long long v, rows, cols;
+
+	if (f->id != c->op_id) {
+		agent_reply_error(c, f->id, "busy", "an exec is running on this "
+				  "connection");
+		return;
+	}
+	switch (f->type) {
+	case P_STDIN:
+		if (s->stdin_eof || s->in_fd < 0)
+			return; /* the process closed its stdin: drop */
+		if (f->len) {
+			if (!s->stdin_buf && !(s->stdin_buf = malloc(PROTO_MAX_PAYLOAD)))
+				return;
+			memcpy(s->stdin_buf, f->data, f->len);
+			s->stdin_off = 0;
+			s->stdin_len = f->len;
+		}
+		s->stdin_eof = f->flags & P_FLAG_EOF;
+		exec_pump(c, 1, 0, 0); /* try at once; poll waits if full */
+		return;
+	case P_SIGNAL:
+		if (kv_valid(f->data, f->len) &&
+		    kv_num(kv_get(f->data, f->len, "sig"), 1, NSIG - 1, &v) && !s->exited)
+			kill(-s->pid, (int)v); /* the session's process group */
+		return;
+	case P_RESIZE:
+		if (s->tty && kv_valid(f->data, f->len) &&
+		    kv_num(kv_get(f->data, f->len, "rows"), 1, 65535, &rows) &&
+		    kv_num(kv_get(f->data, f->len, "cols"), 1, 65535, &cols)) {
+			struct winsize ws = { .ws_row = (unsigned short)rows,
+					      .ws_col = (unsigned short)cols };
+			ioctl(s->out_fd, TIOCSWINSZ, &ws);
+		}
+		return;
+	default:
+		agent_reply_error(c, f->id, "bad_request", "%s during an exec",
+				  proto_type_name(f->type));
+	}
+}
+
+/* One read from a process output into a STDOUT/STDERR frame. */
+static void exec_output(struct aconn *c, int *fd, uint16_t type)
+{
+	static uint8_t buf[PROTO_MAX_PAYLOAD];
+	ssize_t n;
+
+	if (*fd < 0 || !pconn_can_send(&c->pc))
+		return;
+	n = read(*fd, buf, sizeof(buf));
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n > 0) {
+		pconn_send(&c->pc, type, 0, c->op_id, buf, (size_t)n);
+		return;
+	}
+	/* EOF, or EIO from a pty master whose last slave closed */
+	pconn_send(&c->pc, type, P_FLAG_EOF, c->op_id, NULL, 0);
+	exec_close(fd);
+	if (c->s.tty)
+		exec_close(&c->s.in_fd);
+}
+
+void exec_pump(struct aconn *c, short in_rev, short out_rev, short err_rev)
+{
+	struct session *s = &c->s;
+
+	if (in_rev && s->in_fd >= 0 && s->stdin_len) {
+		ssize_t n = write(s->in_fd, s->stdin_buf + s->stdin_off, s->stdin_len);
+
+		if (n > 0) {
+			s->stdin_off += (size_t)n;
+			s->stdin_len -= (size_t)n;
+		} else if (n < 0 && errno != EAGAIN && errno != EINTR) {
+			s->stdin_len = 0; /* EPIPE: the process stopped reading */
+			s->stdin_eof = true;
+		}
+	}
+	if (s->stdin_eof && !s->stdin_len && s->in_fd >= 0 && !s->tty)
+		exec_close(&s->in_fd);
+	if (out_rev)
+		exec_output(c, &s->out_fd, P_STDOUT);
+	if (err_rev)
+		exec_output(c, &s->err_fd, P_STDERR);
+}
+
+bool exec_reaped(struct agent *a, pid_t pid, int status)
+{
+	for (unsigned i = 0; i < AGENT_MAX_CONNS; i++) {
+		struct aconn *c = &a->conns[i];
+
+		if (c->used && c->op == OP_EXEC && c->s.pid == pid && !c->s.exited) {
+			c->s.exited = true;
+			c->s.status = status;
+			return true;
+		}
+	}
+	return false;
+}
+
+bool exec_done(struct aconn *c)
+{
+	static struct kvbuf kv;
+	struct session *s = &c->s;
+
+	if (!s->exited || s->out_fd >= 0 || s->err_fd >= 0 || !pconn_can_send(&c->pc))
+		return false;
+	kv_init(&kv);
+	if (WIFSIGNALED(s->status))
+		kv_addf(&kv, "signal", "%d", WTERMSIG(s->status));
+	else
+		kv_addf(&kv, "code", "%d", WEXITSTATUS(s->status));
+	pconn_send(&c->pc, P_EXIT, 0, c->op_id, kv.buf, kv.len);
+	return true;
+}
+
+void exec_kill(struct aconn *c, int sig)
+{
+	if (c->op == OP_EXEC && c->s.pid > 0 && !c->s.exited)
+		kill(-c->s.pid, sig);
+}
+
+void exec_release(struct aconn *c)
+{
+	struct session *s = &c->s;
+
+	exec_close(&s->in_fd);
+	exec_close(&s->out_fd);
+	exec_close(&s->err_fd);
+	free(s->stdin_buf);
+	memset(s, 0, sizeof(*s));
+	s->in_fd = s->out_fd = s->err_fd = -1;
+	if (c->op == OP_EXEC)
+		c->op = OP_NONE;
+}

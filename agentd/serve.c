@@ -1,0 +1,363 @@
+/* The control-channel server: vsock listener, HELLO handshake, request
+ * dispatch, SIGCHLD reaping, and the shutdown sequence. */
+#include "agentd.h"
+
+#include <errno.h>
+#include <linux/vm_sockets.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+const char *agent_errno_kind(int e)
+{
+	switch (e) {
+	case ENOENT: return "not_found";
+	case EACCES: case EPERM: return "permission";
+	case EEXIST: return "exists";
+	case ENOTDIR: return "not_dir";
+	case EISDIR: return "is_dir";
+	case ENOTEMPTY: return "not_empty";
+	case ENOSPC: return "no_space";
+	default: return "io";
+	}
+}
+
+bool agent_reply_error(struct aconn *c, uint32_t id, const char *kind,
+		       const char *fmt, ...)
+{
+	static struct kvbuf kv;
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	kv_init(&kv);
+	kv_add(&kv, "kind", kind);
+	kv_add(&kv, "msg", msg);
+	return pconn_send(&c->pc, P_ERROR, 0, id, kv.buf, kv.len);
+}
+
+static int agent_listen(void)
+{
+	struct sockaddr_vm sa = { .svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_ANY,
+				  .svm_port = PROTO_AGENT_PORT };
+	int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    listen(fd, 16) < 0) {
+		agent_log("vsock port %d: %s", PROTO_AGENT_PORT, strerror(errno));
+		return -1;
+	}
+	return fd;
+}
+
+/* Tells the host we serve: one READY frame to host port PROTO_READY_PORT
+ * carrying the guest's own boot timestamps. */
+static void agent_ready(struct agent *a)
+{
+	struct sockaddr_vm sa = { .svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_HOST,
+				  .svm_port = PROTO_READY_PORT };
+	static struct kvbuf kv;
+	struct pconn pc;
+	int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	a->t_ready_ms = agent_now_ms();
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		agent_log("ready: no host listener on port %d (%s); serving anyway",
+			  PROTO_READY_PORT, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	if (pconn_init(&pc, fd) < 0)
+		return;
+	kv_init(&kv);
+	kv_addf(&kv, "version", "%d", PROTO_VERSION);
+	kv_addf(&kv, "agent_start_ms", "%lld", (long long)a->t_start_ms);
+	kv_addf(&kv, "root_ms", "%lld", (long long)a->t_root_ms);
+	kv_addf(&kv, "ready_ms", "%lld", (long long)a->t_ready_ms);
+	pconn_send(&pc, P_READY, 0, 0, kv.buf, kv.len);
+	/* blocking socket: flush writes it all or fails */
+	pconn_flush(&pc);
+	pconn_free(&pc);
+}
+
+static void agent_accept(struct agent *a)
+{
+	int fd;
+
+	while ((fd = accept4(a->listen_fd, NULL, NULL,
+			     SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+		struct aconn *c = NULL;
+
+		for (unsigned i = 0; i < AGENT_MAX_CONNS && !c; i++)
+			if (!a->conns[i].used)
+				c = &a->conns[i];
+		if (!c || a->shutting_down || pconn_init(&c->pc, fd) < 0) {
+			close(fd);
+			continue;
+		}
+		c->used = true;
+		c->hello = false;
+		c->op = OP_NONE;
+		c->file_fd = -1;
+		c->s.in_fd = c->s.out_fd = c->s.err_fd = -1;
+	}
+}
+
+static void agent_drop(struct aconn *c)
+{
+	if (c->op == OP_EXEC)
+		exec_kill(c, SIGKILL);
+	exec_release(c);
+	files_release(c);
+	pconn_free(&c->pc);
+	c->used = false;
+}
+
+static void agent_hello(struct aconn *c, const struct proto_frame *f)
+{
+	static struct kvbuf kv;
+	long long ver;
+
+	if (f->type != P_HELLO || !kv_valid(f->data, f->len) ||
+	    !kv_num(kv_get(f->data, f->len, "version"), 1, 1000000, &ver)) {
+		agent_reply_error(c, f->id, "bad_request", "expected HELLO with "
+				  "a version first");
+		c->pc.failed = true;
+		return;
+	}
+	if (ver != PROTO_VERSION) {
+		agent_reply_error(c, f->id, "version", "protocol version %lld "
+				  "not supported (agent speaks %d)", ver, PROTO_VERSION);
+		c->pc.failed = true;
+		return;
+	}
+	c->hello = true;
+	kv_init(&kv);
+	kv_addf(&kv, "version", "%d", PROTO_VERSION);
+	kv_add(&kv, "agent", "msbvm-agentd");
+	pconn_send(&c->pc, P_HELLO, 0, f->id, kv.buf, kv.len);
+}
+
+static void agent_dispatch(struct agent *a, struct aconn *c,
+			   const struct proto_frame *f)
+{
+	if (!c->hello) {
+		agent_hello(c, f);
+		return;
+	}
+	if (c->op == OP_EXEC) {
+		exec_frame(c, f);
+		return;
+	}
+	if (c->op == OP_PUT) {
+		files_frame(c, f);
+		return;
+	}
+	if (c->op != OP_NONE) {
+		agent_reply_error(c, f->id, "busy", "%s while a request is in "
+				  "progress on this connection",
+				  proto_type_name(f->type));
+		return;
+	}
+	if (f->type != P_DATA && f->type != P_STDIN && !kv_valid(f->data, f->len)) {
+		agent_reply_error(c, f->id, "bad_request", "%s payload is not a "
+				  "key=value list", proto_type_name(f->type));
+		return;
+	}
+	switch (f->type) {
+	case P_EXEC:
+		exec_start(a, c, f);
+		break;
+	case P_PUT: case P_GET: case P_STAT: case P_LIST: case P_MKDIR: case P_REMOVE:
+		files_request(c, f);
+		break;
+	case P_PING:
+		pconn_send(&c->pc, P_OK, 0, f->id, NULL, 0);
+		break;
+	case P_SHUTDOWN:
+		pconn_send(&c->pc, P_OK, 0, f->id, NULL, 0);
+		agent_log("shutdown requested");
+		a->shutting_down = true;
+		a->shutdown_deadline_ms = agent_now_ms() + AGENT_TERM_GRACE_MS;
+		for (unsigned i = 0; i < AGENT_MAX_CONNS; i++)
+			if (a->conns[i].used && a->conns[i].op == OP_EXEC)
+				exec_kill(&a->conns[i], SIGTERM);
+		break;
+	default:
+		agent_reply_error(c, f->id, "bad_request", "unknown request type %u",
+				  f->type);
+	}
+}
+
+/* Reads and handles frames. A STDIN frame is only taken once the previous
+ * one reached the process: that is the stdin backpressure. */
+static void agent_input(struct agent *a, struct aconn *c)
+{
+	struct proto_frame f;
+	int r;
+
+	if (pconn_fill(&c->pc) < 0 && !c->pc.in_len)
+		return;
+	while (!c->pc.failed && (c->op != OP_EXEC || !c->s.stdin_len) &&
+	       pconn_can_send(&c->pc) && (r = pconn_next(&c->pc, &f)) != 0) {
+		if (r < 0) {
+			agent_log("connection dropped: %s", c->pc.why);
+			return;
+		}
+		agent_dispatch(a, c, &f);
+	}
+}
+
+static void agent_reap(struct agent *a)
+{
+	struct signalfd_siginfo si;
+	int status;
+	pid_t pid;
+
+	while (read(a->sig_fd, &si, sizeof(si)) == sizeof(si))
+		;
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		bool mine = false;
+
+		for (unsigned i = 0; i < AGENT_MAX_CONNS && !mine; i++)
+			if (a->conns[i].used && a->conns[i].op == OP_EXEC)
+				mine = exec_reaped(a, pid, status) ;
+		if (!mine)
+			a->reaped++;
+	}
+}
+
+struct agent_poll {
+	struct pollfd fds[2 + AGENT_MAX_CONNS * 4];
+	struct aconn *owner[2 + AGENT_MAX_CONNS * 4];
+	int which[2 + AGENT_MAX_CONNS * 4]; /* 0 conn, 1 stdin, 2 out, 3 err */
+	nfds_t n;
+};
+
+static void agent_poll_add(struct agent_poll *p, int fd, short ev,
+			   struct aconn *c, int which)
+{
+	if (fd < 0)
+		return;
+	p->fds[p->n] = (struct pollfd){ .fd = fd, .events = ev };
+	p->owner[p->n] = c;
+	p->which[p->n++] = which;
+}
+
+static void agent_poll_build(struct agent *a, struct agent_poll *p)
+{
+	p->n = 0;
+	agent_poll_add(p, a->listen_fd, POLLIN, NULL, 0);
+	agent_poll_add(p, a->sig_fd, POLLIN, NULL, 1);
+	for (unsigned i = 0; i < AGENT_MAX_CONNS; i++) {
+		struct aconn *c = &a->conns[i];
+		bool room = pconn_can_send(&c->pc);
+
+		if (!c->used)
+			continue;
+		agent_poll_add(p, c->pc.fd, (short)((c->op != OP_EXEC || !c->s.stdin_len ?
+			       POLLIN : 0) | (pconn_pending(&c->pc) ? POLLOUT : 0)), c, 0);
+		if (c->op != OP_EXEC)
+			continue;
+		if (c->s.stdin_len)
+			agent_poll_add(p, c->s.in_fd, POLLOUT, c, 1);
+		if (room) {
+			agent_poll_add(p, c->s.out_fd, POLLIN, c, 2);
+			agent_poll_add(p, c->s.err_fd, POLLIN, c, 3);
+		}
+	}
+}
+
+static void agent_shutdown_tick(struct agent *a, bool *done)
+{
+	bool busy = false;
+
+	for (unsigned i = 0; i < AGENT_MAX_CONNS; i++)
+		busy |= a->conns[i].used && a->conns[i].op == OP_EXEC;
+	if (busy && agent_now_ms() < a->shutdown_deadline_ms)
+		return;
+	/* PID 1's kill(-1) reaches every process but itself */
+	kill(-1, SIGKILL);
+	for (unsigned i = 0; i < AGENT_MAX_CONNS; i++)
+		if (a->conns[i].used)
+			pconn_flush(&a->conns[i].pc);
+	*done = true;
+}
+
+static void agent_step(struct agent *a, struct agent_poll *p)
+{
+	for (nfds_t i = 0; i < p->n; i++) {
+		struct aconn *c = p->owner[i];
+		short rev = p->fds[i].revents;
+
+		if (!rev)
+			continue;
+		if (!c && p->which[i] == 0)
+			agent_accept(a);
+		else if (!c)
+			agent_reap(a);
+		else if (c->used && p->which[i] == 0 && (rev & POLLOUT))
+			pconn_flush(&c->pc);
+		if (c && c->used && p->which[i] == 0 && (rev & (POLLIN | POLLHUP | POLLERR)))
+			agent_input(a, c);
+		else if (c && c->used && c->op == OP_EXEC && p->which[i])
+			exec_pump(c, p->which[i] == 1 ? rev : 0,
+				  p->which[i] == 2 ? rev : 0, p->which[i] == 3 ? rev : 0);
+	}
+	for (unsigned i = 0; i < AGENT_MAX_CONNS; i++) {
+		struct aconn *c = &a->conns[i];
+
+		if (!c->used)
+			continue;
+		files_pump(c);
+		if (c->op == OP_EXEC && exec_done(c))
+			exec_release(c);
+		if (pconn_pending(&c->pc))
+			pconn_flush(&c->pc);
+		if (c->pc.failed || (c->pc.eof && !pconn_pending(&c->pc) &&
+				     c->pc.in_len == c->pc.in_used))
+			agent_drop(c);
+	}
+}
+
+int agent_serve(struct agent *a)
+{
+	static struct agent_poll p;
+	sigset_t mask;
+	bool done = false;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	a->sig_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (a->sig_fd < 0 || (a->listen_fd = agent_listen()) < 0)
+		return -1;
+	agent_ready(a);
+	agent_log("ready in %lld ms of boot (started at %lld ms)",
+		  (long long)a->t_ready_ms, (long long)a->t_start_ms);
+	while (!done) {
+		bool streaming = false;
+
+		agent_poll_build(a, &p);
+		for (unsigned i = 0; i < AGENT_MAX_CONNS; i++)
+			streaming |= a->conns[i].used && (a->conns[i].op == OP_GET ||
+				     a->conns[i].op == OP_LIST) &&
+				     pconn_can_send(&a->conns[i].pc);
+		if (poll(p.fds, p.n, streaming ? 0 : a->shutting_down ? 100 : -1) < 0 &&
+		    errno != EINTR)
+			return -1;
+		agent_step(a, &p);
+		if (a->shutting_down)
+			agent_shutdown_tick(a, &done);
+	}
+	return 0;
+}

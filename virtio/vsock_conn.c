@@ -1,0 +1,338 @@
+/* Host side of virtio-vsock: the Unix-socket listener, the CONNECT
+ * handshake, and per-connection buffering. Host programs are as untrusted
+ * as the guest: a bad CONNECT line, too many connections or a peer that
+ * never reads only ever cost that peer its own connection, and buffers are
+ * bounded by the credit we advertise. */
+#include "vsock.h"
+#include "../vmm/err.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static unsigned vsconn_index(const struct vsock *v, const struct vsconn *c)
+{
+	return (unsigned)(c - v->conns);
+}
+
+static struct vsconn *vsconn_alloc(struct vsock *v, int fd)
+{
+	for (unsigned i = 0; i < VSOCK_MAX_CONNS; i++) {
+		struct vsconn *c = &v->conns[i];
+
+		if (c->state != VSCONN_FREE)
+			continue;
+		memset(c, 0, sizeof(*c));
+		c->fd = fd;
+		c->state = VSCONN_HANDSHAKE;
+		return c;
+	}
+	return NULL;
+}
+
+void vsconn_free(struct vsock *v, struct vsconn *c)
+{
+	if (c->fd >= 0) {
+		if (c->in_epoll)
+			epoll_ctl(v->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+		close(c->fd);
+	}
+	free(c->buf);
+	memset(c, 0, sizeof(*c));
+	c->fd = -1;
+}
+
+struct vsconn *vsconn_find(struct vsock *v, uint32_t host_port,
+			   uint32_t guest_port)
+{
+	for (unsigned i = 0; i < VSOCK_MAX_CONNS; i++) {
+		struct vsconn *c = &v->conns[i];
+
+		if (c->state > VSCONN_HANDSHAKE && c->host_port == host_port &&
+		    c->guest_port == guest_port)
+			return c;
+	}
+	return NULL;
+}
+
+uint32_t vsconn_credit(const struct vsconn *c)
+{
+	uint32_t in_flight = c->tx_cnt - c->peer_fwd_cnt;
+
+	return in_flight >= c->peer_buf_alloc ? 0 : c->peer_buf_alloc - in_flight;
+}
+
+/* What the fd should wake us for, given the connection's state. */
+void vsconn_update_epoll(struct vsock *v, struct vsconn *c)
+{
+	uint32_t ev = 0;
+
+	if (c->host_gone || c->fd < 0)
+		return;
+	if (c->state == VSCONN_HANDSHAKE ||
+	    (c->state == VSCONN_ESTABLISHED && !c->host_eof && !c->guest_shut_rcv &&
+	     !v->rx_starved && vsconn_credit(c) > 0))
+		ev |= EPOLLIN;
+	if (c->buf_len)
+		ev |= EPOLLOUT;
+	if (c->in_epoll && ev == c->events)
+		return;
+	struct epoll_event e = { .events = ev, .data.u64 = 2 + vsconn_index(v, c) };
+	if (epoll_ctl(v->epfd, c->in_epoll ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, c->fd,
+		      &e) == 0) {
+		c->in_epoll = true;
+		c->events = ev;
+	}
+}
+
+void vsconn_accept(struct vsock *v)
+{
+	int fd;
+
+	while ((fd = accept4(v->listen_fd, NULL, NULL,
+			     SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+		struct vsconn *c = vsconn_alloc(v, fd);
+
+		if (!c) {
+			/* the cap bounds memory; the peer just sees EOF */
+			log_guest("vsock-cap", "vsock: more than %d connections; "
+				  "refusing a host connection", VSOCK_MAX_CONNS);
+			close(fd);
+			continue;
+		}
+		c->deadline = time(NULL) + VSOCK_CONNECT_TIMEOUT_S;
+		vsconn_update_epoll(v, c);
+	}
+}
+
+static uint32_t vsconn_new_port(struct vsock *v, uint32_t guest_port)
+{
+	for (;;) {
+		uint32_t p = v->next_port++;
+
+		if (v->next_port < 0x40000000u)
+			v->next_port = 0x40000000u;
+		if (!vsconn_find(v, p, guest_port))
+			return p;
+	}
+}
+
+/* "CONNECT <port>\n": peeked first so that bytes after the line stay in
+ * the socket for the guest. */
+static void vsconn_handshake(struct vsock *v, struct vsconn *c)
+{
+	char line[sizeof(c->line)];
+	ssize_t n = recv(c->fd, line, sizeof(line) - 1, MSG_PEEK);
+	char *nl, *end;
+	unsigned long port;
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		vsconn_free(v, c);
+		return;
+	}
+	line[n] = '\0';
+	nl = memchr(line, '\n', (size_t)n);
+	if (!nl) {
+		if (n == (ssize_t)sizeof(line) - 1)
+			goto bad;
+		return; /* wait for the rest */
+	}
+	*nl = '\0';
+	if (strncmp(line, "CONNECT ", 8) || line[8] < '0' || line[8] > '9')
+		goto bad;
+	errno = 0;
+	port = strtoul(line + 8, &end, 10);
+	if (*end || errno || port > UINT32_MAX)
+		goto bad;
+	if (recv(c->fd, line, (size_t)(nl - line + 1), 0) != nl - line + 1)
+		goto bad;
+	c->guest_port = (uint32_t)port;
+	c->host_port = vsconn_new_port(v, c->guest_port);
+	c->state = VSCONN_CONNECTING;
+	c->owe = VSCONN_OWE_REQUEST;
+	c->deadline = time(NULL) + VSOCK_CONNECT_TIMEOUT_S;
+	return;
+bad:
+	log_guest("vsock-connect", "vsock: host program sent a bad CONNECT line; "
+		  "closing it (expected \"CONNECT <port>\\n\")");
+	v->refused++;
+	vsconn_free(v, c);
+}
+
+void vsconn_event(struct vsock *v, struct vsconn *c, uint32_t events)
+{
+	if (c->state == VSCONN_HANDSHAKE) {
+		vsconn_handshake(v, c);
+		return;
+	}
+	if (events & (EPOLLHUP | EPOLLERR)) {
+		/* Readable data may still be queued: reads go on without epoll
+		 * until EOF, but a hung-up fd must leave the set or it fires
+		 * forever. */
+		epoll_ctl(v->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+		c->in_epoll = false;
+		c->host_gone = true;
+		if (c->state == VSCONN_CONNECTING)
+			c->owe |= VSCONN_OWE_RST;
+	}
+	if (events & EPOLLOUT)
+		vsconn_flush(v, c);
+}
+
+struct vsconn *vsconn_connect_out(struct vsock *v, uint32_t host_port,
+				  uint32_t guest_port)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	struct vsconn *c;
+
+	if (fd < 0)
+		return NULL;
+	/* vsock_open() left room for the suffix; checked again anyway */
+	if ((size_t)snprintf(sa.sun_path, sizeof(sa.sun_path), "%.*s_%u",
+			     (int)sizeof(sa.sun_path) - 12, v->path, host_port) >=
+	    sizeof(sa.sun_path)) {
+		close(fd);
+		return NULL;
+	}
+	/* A Unix connect completes at once or fails (EAGAIN: backlog full). */
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    !(c = vsconn_alloc(v, fd))) {
+		close(fd);
+		return NULL;
+	}
+	c->state = VSCONN_ESTABLISHED;
+	c->host_port = host_port;
+	c->guest_port = guest_port;
+	c->owe = VSCONN_OWE_RESPONSE;
+	return c;
+}
+
+/* Writes as much of iov as the fd takes now; returns bytes written. */
+static size_t vsconn_write(struct vsconn *c, const struct iovec *iov, unsigned n)
+{
+	struct msghdr m = { .msg_iov = (struct iovec *)iov, .msg_iovlen = n };
+	ssize_t r;
+
+	if (c->host_gone)
+		return 0;
+	do
+		r = sendmsg(c->fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
+	while (r < 0 && errno == EINTR);
+	if (r < 0 && errno != EAGAIN) {
+		/* the host program went away: the guest gets a reset */
+		c->host_gone = true;
+		c->owe |= VSCONN_OWE_RST;
+		return 0;
+	}
+	return r < 0 ? 0 : (size_t)r;
+}
+
+bool vsconn_from_guest(struct vsock *v, struct vsconn *c,
+		       const struct iovec *iov, unsigned n, uint32_t len)
+{
+	struct iovec rest[VIRTQ_MAX_SIZE];
+	size_t done = 0;
+
+	/* 5.10.6.3: the guest may have at most buf_alloc bytes in flight. */
+	if ((uint64_t)c->buf_len + len > VSOCK_BUF_ALLOC)
+		return false;
+	if (!c->buf_len)
+		done = vsconn_write(c, iov, n);
+	c->fwd_cnt += (uint32_t)done;
+	if (done < len && !c->host_gone) {
+		if (!c->buf && !(c->buf = malloc(VSOCK_BUF_ALLOC)))
+			return false;
+		if (c->buf_off + c->buf_len + (len - done) > VSOCK_BUF_ALLOC) {
+			memmove(c->buf, c->buf + c->buf_off, c->buf_len);
+			c->buf_off = 0;
+		}
+		unsigned k = virtq_iov_slice(iov, n, done, len - done, rest);
+		virtq_iov_copy(rest, k, 0, c->buf + c->buf_off + c->buf_len,
+			       len - done);
+		c->buf_len += (uint32_t)(len - done);
+	}
+	vsconn_flush(v, c);
+	return true;
+}
+
+void vsconn_flush(struct vsock *v, struct vsconn *c)
+{
+	(void)v;
+	if (c->buf_len) {
+		struct iovec iov = { c->buf + c->buf_off, c->buf_len };
+		size_t w = vsconn_write(c, &iov, 1);
+
+		c->buf_off += (uint32_t)w;
+		c->buf_len -= (uint32_t)w;
+		c->fwd_cnt += (uint32_t)w;
+		if (c->host_gone)
+			c->buf_len = 0;
+		if (!c->buf_len) {
+			free(c->buf);
+			c->buf = NULL;
+			c->buf_off = 0;
+		}
+	}
+	/* Tell a guest that may be waiting for credit (see VSOCK_BUF_ALLOC):
+	 * once half the window has drained, it may be stalled. */
+	if (c->fwd_cnt - c->fwd_cnt_sent >= VSOCK_BUF_ALLOC / 2)
+		c->owe |= VSCONN_OWE_CREDIT;
+	if (c->buf_len)
+		return;
+	if (c->guest_shut_send && !c->host_gone)
+		shutdown(c->fd, SHUT_WR);
+	/* The guest closed both ways and everything reached the host: end
+	 * it with a reset, as the close handshake asks (5.10.6.6). */
+	if ((c->guest_shut_send && c->guest_shut_rcv) || c->host_gone)
+		c->owe |= VSCONN_OWE_RST;
+}
+
+ssize_t vsconn_read(struct vsock *v, struct vsconn *c, const struct iovec *iov,
+		    unsigned n, uint32_t max)
+{
+	struct iovec part[VIRTQ_MAX_SIZE];
+	unsigned k = virtq_iov_slice(iov, n, 0, max, part);
+	ssize_t r;
+
+	(void)v;
+	do
+		r = readv(c->fd, part, (int)k);
+	while (r < 0 && errno == EINTR);
+	if (r > 0)
+		return r;
+	if (r < 0 && errno == EAGAIN)
+		return 0;
+	/* EOF (or error): the guest is told we send no more. */
+	c->host_eof = true;
+	c->owe |= VSCONN_OWE_SHUTDOWN;
+	return -1;
+}
+
+/* Connections stuck in CONNECTING (no guest answer) or closing (a host
+ * program that never reads the last bytes) are dropped after a timeout. */
+void vsconn_sweep(struct vsock *v)
+{
+	time_t now = time(NULL);
+
+	for (unsigned i = 0; i < VSOCK_MAX_CONNS; i++) {
+		struct vsconn *c = &v->conns[i];
+		bool closing = c->guest_shut_send && c->guest_shut_rcv;
+
+		if (c->state == VSCONN_FREE || !c->deadline || now < c->deadline)
+			continue;
+		if (c->state == VSCONN_HANDSHAKE)
+			vsconn_free(v, c);
+		else if (c->state == VSCONN_CONNECTING || closing) {
+			c->host_gone = true;
+			c->buf_len = 0;
+			c->owe |= VSCONN_OWE_RST;
+		}
+	}
+}

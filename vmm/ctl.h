@@ -1,0 +1,49 @@
+/* Host side of the control protocol (docs/protocol.md): a client of one
+ * VM's agent through the VM's vsock Unix socket ("CONNECT 1024\n"). Used
+ * by `msbvm run -- CMD` (in-process) and by `msbvm exec/cp/stop`. The
+ * agent is untrusted here too: frames are size-checked by pconn, replies
+ * are matched to requests, and a silent agent runs into timeouts. */
+#ifndef MSBVM_CTL_H
+#define MSBVM_CTL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../agentd/proto.h"
+
+struct ctl {
+	struct pconn pc;
+	uint32_t next_id;
+	char err[512];          /* the last failure, for the user */
+	char err_kind[32];      /* ERROR kind from the agent, or "" */
+};
+
+struct ctl_exec_opts {
+	const char *const *argv;      /* NULL-terminated */
+	const char *const *env;       /* "NAME=VALUE", NULL-terminated, or NULL */
+	const char *cwd, *user;
+	bool tty;
+	int in_fd, out_fd, err_fd;    /* host stdio */
+	int stop_fd;                  /* readable: give up (VM gone), or -1 */
+	int sig_fd;                   /* read end: int signals to forward, or -1 */
+};
+
+/* Connects to the agent: CONNECT handshake + HELLO. 0 or -errno, ctl->err. */
+int ctl_connect(struct ctl *c, const char *sock_path, int timeout_ms);
+void ctl_close(struct ctl *c);
+/* Runs a command; returns its exit status as a shell would (code, or
+ * 128+signal; 127 not found, 126 not executable) or -1 (ctl->err). */
+int ctl_exec(struct ctl *c, const struct ctl_exec_opts *o);
+/* One request, one OK reply (payload copied to reply/reply_len if given). */
+int ctl_call(struct ctl *c, uint16_t type, const void *kv, size_t kv_len,
+	     void *reply, size_t *reply_len, int timeout_ms);
+/* File transfer: local fd <-> guest path. */
+int ctl_put(struct ctl *c, int fd, const char *path, unsigned mode);
+int ctl_get(struct ctl *c, const char *path, int fd);
+/* LIST: prints "TYPE SIZE MODE NAME" lines to fd. */
+int ctl_list(struct ctl *c, const char *path, int fd);
+
+/* Waits for the next frame; 1 got one, 0 timeout/stop, -1 error. */
+int ctl_wait(struct ctl *c, struct proto_frame *f, int timeout_ms, int stop_fd);
+
+#endif
