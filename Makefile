@@ -24,10 +24,12 @@ VMM_SRCS := vmm/err.c vmm/mem.c vmm/bus.c vmm/uart.c vmm/console.c \
 	vmm/i8042.c vmm/rtc.c vmm/vm.c vmm/vcpu.c vmm/nested.c vmm/cli.c \
 	vmm/run.c vmm/profile.c vmm/ioevent.c boot/loader.c boot/bootparams.c boot/entry.c \
 	boot/mptable.c virtio/virtq.c virtio/mmio.c virtio/blk.c \
-	virtio/vsock.c virtio/vsock_conn.c agentd/proto.c vmm/ctl.c vmm/ctl_exec.c vmm/state.c vmm/control.c
+	virtio/vsock.c virtio/vsock_conn.c agentd/proto.c vmm/ctl.c vmm/ctl_exec.c vmm/state.c vmm/control.c \
+	vmm/cmds.c
 MAIN_SRCS := vmm/main.c
 UNIT_TESTS := test_mem test_bus test_loader test_bootparams test_uart \
-	test_cli test_legacy test_virtio test_console
+	test_cli test_legacy test_virtio test_console \
+	test_proto test_vsock
 
 VMM_OBJS := $(VMM_SRCS:%.c=$(O)/%.o)
 UNIT_BINS := $(UNIT_TESTS:%=build/asan/tests/%)
@@ -68,9 +70,14 @@ unit: $(UNIT_BINS)
 # build/fuzz/fuzz_virtq_blk -max_total_time=60
 FUZZ_SRCS := vmm/err.c vmm/mem.c virtio/virtq.c virtio/mmio.c virtio/blk.c \
 	virtio/vsock.c virtio/vsock_conn.c
-fuzz: build/fuzz/fuzz_virtq_blk
+fuzz: build/fuzz/fuzz_virtq_blk build/fuzz/fuzz_proto
 
 build/fuzz/fuzz_virtq_blk: tests/fuzz/fuzz_virtq_blk.c $(FUZZ_SRCS)
+	@mkdir -p $(dir $@)
+	clang -std=c11 -D_GNU_SOURCE -g -O1 -Wall -Wextra -Werror \
+		-fsanitize=fuzzer,address,undefined -o $@ $^
+
+build/fuzz/fuzz_proto: tests/fuzz/fuzz_proto.c agentd/proto.c
 	@mkdir -p $(dir $@)
 	clang -std=c11 -D_GNU_SOURCE -g -O1 -Wall -Wextra -Werror \
 		-fsanitize=fuzzer,address,undefined -o $@ $^
@@ -109,6 +116,7 @@ initramfs: build/msbvm
 
 integration: all kernel
 	tests/integration/run.sh
+	tests/integration/agent.sh
 
 # The two commands that do all set-up on a fresh machine (README):
 # `make test` runs every test; `make run` boots the built-in default guest.
@@ -117,14 +125,21 @@ test:
 	$(MAKE) --no-print-directory unit
 	$(MAKE) --no-print-directory integration
 
+# The demo: a busybox root disk, agentd as PID 1, one command in the guest
+# whose output and exit status come back as if it ran here.
+build/demo-root.ext4: tools/mkrootfs.sh tools/stage-busybox.sh tools/demo-init.sh
+	tools/mkrootfs.sh $@ tools/demo-init.sh 64
+
 run:
 	tools/install-deps.sh
-	$(MAKE) --no-print-directory all kernel initramfs
-	build/msbvm run --initrd build/demo-initramfs.cpio
+	$(MAKE) --no-print-directory all kernel build/demo-root.ext4
+	build/msbvm run --rootfs build/demo-root.ext4 -- /bin/sh -c \
+		'echo "msbvm guest: $$(uname -sr), PID 1 is $$(cat /proc/1/comm), $$(hostname)"; \
+		 echo "root: $$(grep " / " /proc/mounts)"'
 
-# Interactive busybox shell on the serial console (Ctrl-A x quits).
-shell: all kernel initramfs
-	build/msbvm run --console --initrd build/demo-initramfs.cpio --append msbvm.shell
+# Interactive shell in the guest (a real pty through the agent).
+shell: all kernel build/demo-root.ext4
+	build/msbvm run --rootfs build/demo-root.ext4
 
 deps:
 	tools/install-deps.sh

@@ -171,8 +171,11 @@ int main(void)
 	signal(SIGPIPE, SIG_IGN);
 	if (agent_serve(&a) < 0)
 		agent_fatal("cannot serve the control channel");
-	/* agent_serve returns only after a shutdown request */
+	/* agent_serve returns only after a shutdown request: every other
+	 * process is gone; leave the root clean for the next boot */
 	sync();
+	if (mount(NULL, "/", NULL, MS_REMOUNT | MS_RDONLY, NULL) < 0)
+		agent_log("remount / read-only: %s", strerror(errno));
 	reboot(RB_POWER_OFF);
 	return 0;
 }

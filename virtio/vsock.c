@@ -372,33 +372,37 @@ static void vsock_process(struct vsock *v)
 			vsconn_update_epoll(v, &v->conns[i]);
 }
 
+void vsock_poll_once(struct vsock *v, int timeout_ms)
+{
+	struct epoll_event ev[32];
+	int n = epoll_wait(v->epfd, ev, 32, timeout_ms);
+
+	if (v->stopping)
+		return;
+	v->dev->lock(v->dev);
+	for (int i = 0; i < n; i++) {
+		uint64_t tag = ev[i].data.u64, cnt;
+
+		if (tag == 0) {
+			if (read(v->kick_fd, &cnt, sizeof(cnt)) < 0 && errno != EAGAIN)
+				log_guest("vsock-kick", "vsock: %s", strerror(errno));
+			v->rx_starved = false;
+		} else if (tag == 1) {
+			vsconn_accept(v);
+		} else if (v->conns[tag - 2].state != VSCONN_FREE) {
+			vsconn_event(v, &v->conns[tag - 2], ev[i].events);
+		}
+	}
+	vsock_process(v);
+	v->dev->unlock(v->dev);
+}
+
 static void *vsock_thread(void *arg)
 {
 	struct vsock *v = arg;
-	struct epoll_event ev[32];
 
-	while (!v->stopping) {
-		int n = epoll_wait(v->epfd, ev, 32, 1000);
-
-		if (v->stopping)
-			break;
-		v->dev->lock(v->dev);
-		for (int i = 0; i < n; i++) {
-			uint64_t tag = ev[i].data.u64, cnt;
-
-			if (tag == 0) {
-				if (read(v->kick_fd, &cnt, sizeof(cnt)) < 0 && errno != EAGAIN)
-					log_guest("vsock-kick", "vsock: %s", strerror(errno));
-				v->rx_starved = false;
-			} else if (tag == 1) {
-				vsconn_accept(v);
-			} else if (v->conns[tag - 2].state != VSCONN_FREE) {
-				vsconn_event(v, &v->conns[tag - 2], ev[i].events);
-			}
-		}
-		vsock_process(v);
-		v->dev->unlock(v->dev);
-	}
+	while (!v->stopping)
+		vsock_poll_once(v, 1000);
 	return NULL;
 }
 

@@ -96,6 +96,10 @@ struct vsock {
 int vsock_open(struct vsock *v, const char *path);
 /* Starts the backend thread; d is the device as registered. */
 int vsock_start(struct vsock *v, struct vdev *d);
+/* One round of the backend thread (tests drive it without the thread;
+ * v->dev must be set): wait up to timeout_ms for sockets or kicks, then
+ * process both queues under the transport lock. */
+void vsock_poll_once(struct vsock *v, int timeout_ms);
 /* Stops the thread, closes every connection, removes the listener. */
 void vsock_close(struct vsock *v);
 

@@ -1,7 +1,9 @@
 /* msbvm: command-line entry point. Exit codes: 0 the guest rebooted or
  * powered off; 1 the guest failed (panic, triple fault, emulation error);
- * 2 bad usage or host/config error; 128+N the VMM got signal N. */
+ * 2 bad usage or host/config error; 128+N the VMM got signal N. In agent
+ * mode `run` and `exec` return the command's status instead. */
 #include "cli.h"
+#include "cmds.h"
 #include "err.h"
 
 #include <stdio.h>
@@ -19,11 +21,17 @@ static void main_usage(FILE *f)
 		"A microVM monitor on /dev/kvm.\n"
 		"\n"
 		"commands:\n"
-		"  run        boot a kernel (and initrd) in a new microVM\n"
+		"  run        boot a microVM; run a command in it (agent mode)\n"
+		"  exec       run a command in a running VM: exec NAME -- CMD...\n"
+		"  cp         copy a file: cp SRC NAME:/path, cp NAME:/path DST\n"
+		"  ls         list running VMs\n"
+		"  stop       power a VM off: stop NAME\n"
 		"  version    print the version\n"
 		"  help       this text; `msbvm run --help` for a command\n"
 		"\n"
-		"exit codes: 0 guest rebooted or powered off, 1 guest failed,\n"
+		"exit codes: run/exec with a command: the command's status\n"
+		"(128+N for signal N, 127 not found, 126 not executable);\n"
+		"otherwise 0 guest rebooted or powered off, 1 guest failed,\n"
 		"2 usage or host error, 128+N stopped by signal N.\n");
 }
 
@@ -45,6 +53,8 @@ int main(int argc, char **argv)
 		printf("msbvm %s\n", MSBVM_VERSION);
 		return 0;
 	}
+	if ((rc = cmds_main(argc - 1, argv + 1)) >= 0)
+		return rc;
 	if (strcmp(argv[1], "run")) {
 		fprintf(stderr, "msbvm: unknown command '%s' (try msbvm --help)\n",
 			argv[1]);

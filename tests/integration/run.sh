@@ -39,23 +39,23 @@ wait_for() {
 
 echo "# bad input"
 tools/mkinitramfs.sh "$work/initrd.cpio" >/dev/null || { echo "Bail out! initramfs"; exit 1; }
-expect_error "missing kernel" "No such file or directory" -- run --kernel "$work/nope"
-expect_error "kernel is a directory" "not a regular file" -- run --kernel "$work"
+expect_error "missing kernel" "No such file or directory" -- run --initrd "$work/initrd.cpio" --kernel "$work/nope"
+expect_error "kernel is a directory" "not a regular file" -- run --initrd "$work/initrd.cpio" --kernel "$work"
 printf '#!/bin/sh\necho hi\n' > "$work/script"
-expect_error "non-ELF kernel" "not an ELF vmlinux or bzImage" -- run --kernel "$work/script"
+expect_error "non-ELF kernel" "not an ELF vmlinux or bzImage" -- run --initrd "$work/initrd.cpio" --kernel "$work/script"
 : > "$work/empty"
-expect_error "empty kernel" "file is empty" -- run --kernel "$work/empty"
+expect_error "empty kernel" "file is empty" -- run --initrd "$work/initrd.cpio" --kernel "$work/empty"
 # /bin/true with e_machine patched to AArch64 (183 = 0xb7)
 cp /bin/true "$work/arm"
 printf '\267\000' | dd of="$work/arm" bs=1 seek=18 conv=notrunc status=none
-expect_error "ELF for another architecture" "another architecture" -- run --kernel "$work/arm"
+expect_error "ELF for another architecture" "another architecture" -- run --initrd "$work/initrd.cpio" --kernel "$work/arm"
 cp /bin/true "$work/elf32"
 printf '\001' | dd of="$work/elf32" bs=1 seek=4 conv=notrunc status=none
-expect_error "32-bit ELF" "not a 64-bit ELF" -- run --kernel "$work/elf32"
+expect_error "32-bit ELF" "not a 64-bit ELF" -- run --initrd "$work/initrd.cpio" --kernel "$work/elf32"
 head -c 100 "$kernel" > "$work/trunc"
-expect_error "truncated kernel" "truncated" -- run --kernel "$work/trunc"
+expect_error "truncated kernel" "truncated" -- run --initrd "$work/initrd.cpio" --kernel "$work/trunc"
 truncate -s 40M "$work/huge"
-expect_error "kernel larger than RAM" "larger than guest RAM" -- run --kernel "$work/huge" --memory 32
+expect_error "kernel larger than RAM" "larger than guest RAM" -- run --initrd "$work/initrd.cpio" --kernel "$work/huge" --memory 32
 expect_error "initrd larger than RAM" "initrd $work/huge (40 MiB) is larger than guest RAM" -- \
 	run --kernel "$kernel" --initrd "$work/huge" --memory 32
 expect_error "missing initrd" "initrd $work/nope" -- run --kernel "$kernel" --initrd "$work/nope"
@@ -64,9 +64,9 @@ expect_error "memory not a number" "--memory 'lots'" -- run --memory lots
 expect_error "memory absurd" "--memory '99999999999'" -- run --memory 99999999999
 expect_error "memory negative" "--memory '-5'" -- run --memory -5
 expect_error "missing disk" "disk $work/nope: No such file or directory" -- \
-	run --kernel "$kernel" --disk "$work/nope"
+	run --no-agent --kernel "$kernel" --disk "$work/nope"
 expect_error "disk with a bad option" "--disk '$work/empty,rx': unknown option 'rx'" -- \
-	run --kernel "$kernel" --disk "$work/empty,rx"
+	run --no-agent --kernel "$kernel" --disk "$work/empty,rx"
 printf 'abc' > "$work/odd.img"
 expect_error "rootfs not a multiple of 512 bytes" "is not a non-zero multiple of 512 bytes" -- \
 	run --kernel "$kernel" --rootfs "$work/odd.img"
@@ -125,7 +125,7 @@ tools/dir2ext4.sh "$work/rodir" "$work/ro.ext4" 8 >/dev/null
 ro_sum=$(md5sum < "$work/ro.ext4")
 truncate -s 16M "$work/scratch.img"
 token=tok$$-$RANDOM
-"$msbvm" run --kernel "$kernel" --rootfs "$work/root.ext4" --disk "$work/ro.ext4,ro" \
+"$msbvm" run --no-agent --kernel "$kernel" --rootfs "$work/root.ext4" --disk "$work/ro.ext4,ro" \
 	--disk "$work/scratch.img" --append "test=write token=$token" \
 	>"$work/boot2" 2>"$work/boot2.err" </dev/null &
 vmpid=$!
@@ -146,7 +146,7 @@ host_sum=$(dd if="$work/scratch.img" bs=64k skip=16 count=16 2>/dev/null | md5su
 check "the scratch image on the host holds the guest's bytes at 1 MiB" [ "$host_sum" = "$(field vdc_guest_sum)" ]
 
 echo "# boot 3: same root after the kill: the synced file survived; guest powers off -> exit 0"
-"$msbvm" run -v --kernel "$kernel" --rootfs "$work/root.ext4" --append "test=read" \
+"$msbvm" run --no-agent -v --kernel "$kernel" --rootfs "$work/root.ext4" --append "test=read" \
 	>"$work/boot3" 2>"$work/boot3.err" </dev/null
 rc=$?
 out=$(sed -n '/MSBVM-BEGIN/,/MSBVM-END/p' "$work/boot3" | tr -d '\r')

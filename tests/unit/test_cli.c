@@ -70,11 +70,31 @@ int main(void)
 	CHECK_STR_CONTAINS(err_msg(), "--memory");
 	const char *a5[] = { "run", "--nested-workarounds", "maybe", NULL };
 	CHECK(parse(3, a5, &o) == -EINVAL);
-	const char *a6[] = { "run", "--nested-workarounds", "off", "stray", NULL };
-	CHECK(parse(4, a6, &o) == -EINVAL);
-	CHECK_STR_CONTAINS(err_msg(), "stray");
-	const char *a7[] = { "run", "--nested-workarounds", "on", NULL };
-	CHECK(parse(3, a7, &o) == 0 && o.nested == NESTED_ON);
+	/* agent mode: words after the options are the command */
+	const char *a6[] = { "run", "--rootfs", "r.img", "--", "ls", "-l", NULL };
+	CHECK(parse(6, a6, &o) == 0 && !o.no_agent && o.cmd &&
+	      !strcmp(o.cmd[0], "ls") && !strcmp(o.cmd[1], "-l") && o.tty == -1);
+	const char *a7[] = { "run", "--nested-workarounds", "on", "--initrd", "i", NULL };
+	CHECK(parse(5, a7, &o) == 0 && o.nested == NESTED_ON && o.no_agent);
+	const char *a8[] = { "run", "--initrd", "i", "--", "ls", NULL };
+	CHECK(parse(5, a8, &o) == -EINVAL);
+	CHECK_STR_CONTAINS(err_msg(), "need the agent");
+	const char *a9[] = { "run", "--", "ls", NULL };
+	CHECK(parse(3, a9, &o) == -EINVAL);
+	CHECK_STR_CONTAINS(err_msg(), "--rootfs IMAGE is needed");
+	const char *a10[] = { "run", "-d", "--rootfs", "r", NULL };
+	CHECK(parse(4, a10, &o) == -EINVAL);
+	CHECK_STR_CONTAINS(err_msg(), "-d needs --name");
+	const char *a11[] = { "run", "-d", "--name", "n", "--rootfs", "r", "--", "ls", NULL };
+	CHECK(parse(8, a11, &o) == -EINVAL);
+	CHECK_STR_CONTAINS(err_msg(), "-d runs no command");
+	const char *a12[] = { "run", "--rootfs", "r", "-e", "NOEQUALS", NULL };
+	CHECK(parse(5, a12, &o) == -EINVAL);
+	CHECK_STR_CONTAINS(err_msg(), "expected NAME=VALUE");
+	const char *a13[] = { "run", "--rootfs", "r", "-e", "A=1", "-w", "/tmp", "-u",
+			      "app", "-T", "--name", "x", NULL };
+	CHECK(parse(12, a13, &o) == 0 && o.n_env == 1 && !strcmp(o.workdir, "/tmp") &&
+	      !strcmp(o.user, "app") && o.tty == 0 && !strcmp(o.name, "x") && !o.cmd);
 
 	CHECK(mkdtemp(dir) != NULL);
 	snprintf(root, sizeof(root), "%s/pvm", dir);

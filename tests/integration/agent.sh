@@ -1,0 +1,158 @@
+#!/bin/bash
+# Agent mode end to end: two boots of a busybox ext4 root.
+#  boot A: `msbvm run --rootfs IMG -- CMD` in the foreground (stdout and
+#          stderr separated, exit code, kernel.log kept out of stdout);
+#  boot B: `msbvm run -d`, then many `msbvm exec` / `cp` / socat / hostile
+#          peers against the same running VM, then `msbvm stop`.
+set -u
+top=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$top"
+msbvm=$top/build/msbvm
+export MSBVM_KERNEL=${MSBVM_KERNEL:-$top/build/vmlinux}
+work=$(mktemp -d)
+state=$work/state
+trap '"$msbvm" stop --state-dir "$state" --timeout 5 tb >/dev/null 2>&1; rm -rf "$work"' EXIT
+fails=0
+pass() { echo "ok - $*"; }
+fail() { echo "not ok - $*"; fails=$((fails + 1)); }
+check() { local what=$1; shift; if "$@"; then pass "$what"; else fail "$what"; fi; }
+x() { "$msbvm" exec --state-dir "$state" tb "$@"; }
+# xo OPTIONS... -- CMD...: exec with options (they come before the name)
+xo() {
+	local opts=()
+	while [ "$1" != -- ]; do opts+=("$1"); shift; done
+	"$msbvm" exec --state-dir "$state" "${opts[@]}" tb "$@"
+}
+
+tools/mkrootfs.sh "$work/root.ext4" tests/integration/init-smoke.sh 64 >/dev/null ||
+	{ echo "Bail out! rootfs"; exit 1; }
+
+echo "# boot A: msbvm run --rootfs IMG -- CMD (foreground)"
+"$msbvm" run --state-dir "$state" --name ta --rootfs "$work/root.ext4" -- \
+	sh -c 'echo to-stdout; echo to-stderr >&2; cat /proc/1/comm; exit 42' \
+	>"$work/a.out" 2>"$work/a.err" </dev/null
+rc=$?
+check "run -- CMD exits with CMD's status (42, got $rc)" [ $rc = 42 ]
+check "stdout carries only the command's stdout" [ "$(head -1 "$work/a.out")" = to-stdout ]
+check "stderr carries the command's stderr" grep -qx to-stderr "$work/a.err"
+check "the kernel log is not on stdout" bash -c "! grep -q 'Linux version\|agentd:' '$work/a.out'"
+check "agentd is PID 1 (/proc/1/comm = init)" [ "$(sed -n 2p "$work/a.out")" = init ]
+check "state directory removed after the run" [ ! -e "$state/ta" ]
+
+echo "# boot B: msbvm run -d, then exec/cp/socat into the running VM"
+start=$(date +%s.%N)
+"$msbvm" run -d --state-dir "$state" --name tb --rootfs "$work/root.ext4" >"$work/b.out" 2>"$work/b.err"
+rc=$?
+check "run -d returns 0 once the agent is ready (rc=$rc)" [ $rc = 0 ]
+check "run -d prints the VM name" [ "$(cat "$work/b.out")" = tb ]
+echo "# ready after $(echo "$(date +%s.%N) - $start" | bc) s"
+check "ls lists the VM as running" bash -c "'$msbvm' ls --state-dir '$state' | grep -q '^tb .*running'"
+check "state dir has kernel.log, vsock.sock and pid" \
+	[ -f "$state/tb/kernel.log" -a -S "$state/tb/vsock.sock" -a -f "$state/tb/pid" ]
+
+for want in 0 1 42; do
+	x -- sh -c "exit $want"; rc=$?
+	check "exec exit code $want (got $rc)" [ $rc = $want ]
+done
+x -- sh -c 'kill -9 $$'; rc=$?
+check "exec killed by SIGKILL -> 137 (got $rc)" [ $rc = 137 ]
+x -- sh -c 'echo out; echo err >&2' >"$work/o" 2>"$work/e"
+check "exec stdout and stderr are separate" [ "$(cat "$work/o")/$(cat "$work/e")" = out/err ]
+x -- no-such-command 2>"$work/e"; rc=$?
+check "a missing command exits 127 (got $rc)" [ $rc = 127 ]
+check "... and says 'not found'" grep -q "no-such-command: not found" "$work/e"
+x -- /etc/passwd 2>"$work/e"; rc=$?
+check "a non-executable file exits 126 (got $rc)" [ $rc = 126 ]
+xo -w /nonexistent -- true 2>"$work/e"; rc=$?
+check "a bad cwd is refused with a message (rc=$rc)" grep -q "working directory /nonexistent" "$work/e"
+xo -u nobody-here -- true 2>"$work/e"; rc=$?
+check "an unknown user is refused with a message (rc=$rc)" grep -q "user 'nobody-here' not found" "$work/e"
+out=$(xo -e FOO=bar -e PATH=/bin -w /tmp -u app -- sh -c 'echo $FOO:$PATH:$(pwd):$(id -u):$(id -g):$HOME')
+check "env, cwd and user honoured ($out)" [ "$out" = "bar:/bin:/tmp:1000:1000:/home/app" ]
+
+head -c 10485760 /dev/urandom > "$work/10m"
+want=$(sha256sum < "$work/10m" | cut -d' ' -f1)
+t0=$(date +%s.%N)
+got=$(x -- cat < "$work/10m" | sha256sum | cut -d' ' -f1)
+echo "# 10 MiB through stdin and back: $(echo "$(date +%s.%N) - $t0" | bc) s"
+check "10 MiB through stdin and back, checksum equal" [ "$got" = "$want" ]
+
+# zombies: orphans re-parented to PID 1 must be reaped by agentd
+x -- sh -c 'sleep 0.1 & sleep 0.1 & sleep 0.1 & exit 0'
+sleep 1
+z=$(x -- sh -c "grep -l '^State:.*Z' /proc/[0-9]*/status 2>/dev/null | wc -l")
+check "orphaned children are reaped (zombies: $z)" [ "$z" = 0 ]
+
+# 20 execs in all into this VM: 16 in sequence above/below, 4 at once
+for i in 1 2 3 4; do x -- sh -c "sleep 1; echo c$i" >"$work/c$i" & done
+wait
+check "4 concurrent execs each got their own output" \
+	[ "$(cat "$work/c1" "$work/c2" "$work/c3" "$work/c4" | tr '\n' ' ')" = "c1 c2 c3 c4 " ]
+seqok=0
+for i in 1 2 3 4 5; do [ "$(x -- echo s$i)" = s$i ] && seqok=$((seqok + 1)); done
+check "5 more sequential execs all answered ($seqok/5)" [ $seqok = 5 ]
+
+# files
+printf 'hello\nworld\n' > "$work/put.txt"
+chmod 640 "$work/put.txt"
+"$msbvm" cp --state-dir "$state" "$work/put.txt" tb:/tmp/put.txt
+check "cp host -> guest: content and mode" [ "$(x -- sh -c 'cat /tmp/put.txt; stat -c %a /tmp/put.txt')" = "$(printf 'hello\nworld\n640')" ]
+"$msbvm" cp --state-dir "$state" tb:/etc/passwd "$work/passwd"
+check "cp guest -> host" grep -q '^app:x:1000' "$work/passwd"
+"$msbvm" cp --state-dir "$state" tb:/no/such "$work/nope" 2>"$work/e"; rc=$?
+check "cp of a missing guest file fails with a message (rc=$rc)" \
+	bash -c "[ $rc != 0 ] && grep -q 'No such file' '$work/e'"
+
+# the vsock Unix socket speaks the usual CONNECT protocol (socat works)
+sock=$state/tb/vsock.sock
+hello='CONNECT 1024\n\x0a\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00version=1\x00'
+printf "$hello" | socat -t 3 - UNIX-CONNECT:"$sock" > "$work/socat" 2>&1
+check "socat reaches the guest listener (OK line + agent HELLO)" \
+	bash -c "head -1 '$work/socat' | grep -q '^OK [0-9]*\$' && grep -aq msbvm-agentd '$work/socat'"
+printf 'CONNECT 4242\n' | socat -t 3 - UNIX-CONNECT:"$sock" > "$work/socat2" 2>&1
+check "CONNECT to a port nobody listens on: closed without OK" [ ! -s "$work/socat2" ]
+printf 'HELLO there\n' | socat -t 3 - UNIX-CONNECT:"$sock" > "$work/socat3" 2>&1
+check "a bad CONNECT line is refused" [ ! -s "$work/socat3" ]
+
+# hostile peers against agentd: the agent drops them and keeps serving
+printf 'CONNECT 1024\n\xff\xff\xff\xff\x01\x00\x00\x00\x00\x00\x00\x00' |
+	socat -t 3 - UNIX-CONNECT:"$sock" > /dev/null 2>&1
+printf 'CONNECT 1024\n\x0a\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00vers' |
+	socat -t 2 - UNIX-CONNECT:"$sock" > /dev/null 2>&1
+head -c 200000 /dev/urandom | (printf 'CONNECT 1024\n'; cat) |
+	socat -t 3 - UNIX-CONNECT:"$sock" > /dev/null 2>&1
+# slow drip: a HELLO one byte at a time, then a PING
+(printf 'CONNECT 1024\n'; for b in 0a 00 00 00 01 00 00 00 00 00 00 00; do
+	printf "\x$b"; sleep 0.2; done; printf 'version=1\0'; sleep 1) |
+	socat -t 5 - UNIX-CONNECT:"$sock" > "$work/drip" 2>&1
+check "a slow-drip HELLO is still answered" grep -aq msbvm-agentd "$work/drip"
+# a peer that never reads: GET of a big file, nobody reading
+x -- sh -c 'dd if=/dev/zero of=/tmp/big bs=1M count=8 2>/dev/null'
+(printf "$hello"; printf '\x0e\x00\x00\x00\x15\x00\x00\x00\x02\x00\x00\x00path=/tmp/big\x00'; sleep 8) |
+	socat -u - UNIX-CONNECT:"$sock" 2>/dev/null &
+noread=$!
+sleep 3
+check "agent still serves during hostile peers (exec echo)" [ "$(x -- echo alive)" = alive ]
+kill $noread 2>/dev/null; wait $noread 2>/dev/null
+grep -q "frame of 4294967295 bytes is over" "$state/tb/kernel.log"
+check "the 4 GiB frame was refused by size (agent log)" [ $? = 0 ]
+
+check "kernel.log holds the guest console (agentd's lines)" grep -q "agentd: ready" "$state/tb/kernel.log"
+t0=$(date +%s.%N)
+"$msbvm" stop --state-dir "$state" tb; rc=$?
+echo "# stop took $(echo "$(date +%s.%N) - $t0" | bc) s"
+check "stop exits 0 (rc=$rc)" [ $rc = 0 ]
+check "stop removed the state directory" [ ! -e "$state/tb" ]
+check "ls no longer lists the VM" bash -c "! '$msbvm' ls --state-dir '$state' | grep -q '^tb '"
+"$msbvm" exec --state-dir "$state" tb -- true 2>"$work/e"; rc=$?
+check "exec into a stopped VM: exit 2 + 'no running VM'" \
+	bash -c "[ $rc = 2 ] && grep -q \"no running VM named 'tb'\" '$work/e'"
+
+if [ $fails = 0 ]; then
+	echo "agent integration: all passed"
+	exit 0
+fi
+echo "agent integration: $fails failed"
+for f in a.out a.err b.err; do [ -f "$work/$f" ] && { echo "--- $f"; tail -20 "$work/$f"; }; done
+[ -f "$state/tb/kernel.log" ] && { echo "--- kernel.log"; tail -30 "$state/tb/kernel.log"; }
+exit 1
