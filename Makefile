@@ -29,7 +29,7 @@ VMM_SRCS := vmm/err.c vmm/mem.c vmm/bus.c vmm/uart.c vmm/console.c \
 MAIN_SRCS := vmm/main.c
 UNIT_TESTS := test_mem test_bus test_loader test_bootparams test_uart \
 	test_cli test_legacy test_virtio test_console \
-	test_proto test_vsock
+	test_proto test_vsock test_state
 
 VMM_OBJS := $(VMM_SRCS:%.c=$(O)/%.o)
 UNIT_BINS := $(UNIT_TESTS:%=build/asan/tests/%)
@@ -89,7 +89,7 @@ kernel:
 # unpacks in a blink even where the guest kernel is emulated. musl-gcc
 # does not see the kernel UAPI headers; they are linked into build/musl-inc.
 AGENT_SRCS := agentd/main.c agentd/serve.c agentd/exec.c agentd/files.c \
-	agentd/proto.c
+	agentd/init.c agentd/proto.c
 AGENT_OBJS := $(AGENT_SRCS:%.c=build/musl/%.o)
 MUSL_INC := build/musl-inc
 agentd: build/agentd.cpio

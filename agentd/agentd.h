@@ -45,6 +45,7 @@ struct agent {
 	int listen_fd, sig_fd;
 	struct aconn conns[AGENT_MAX_CONNS];
 	bool shutting_down;
+	bool handoff;              /* not PID 1: a real init is */
 	int64_t shutdown_deadline_ms;
 	uint64_t reaped;           /* orphans reaped (not sessions) */
 	int64_t t_start_ms, t_root_ms, t_ready_ms; /* CLOCK_BOOTTIME */
@@ -53,6 +54,8 @@ struct agent {
 /* main.c */
 int64_t agent_now_ms(void);
 void agent_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Logs "fatal: why", syncs and powers the guest off (PID 1 only). */
+void agent_fatal(const char *why) __attribute__((noreturn));
 
 /* serve.c */
 int agent_serve(struct agent *a);

@@ -7,6 +7,7 @@
  * A failure before serving is fatal for the VM: agentd prints why on the
  * console (the host's kernel.log) and powers the guest off. */
 #include "agentd.h"
+#include "init.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -49,7 +50,7 @@ void agent_log(const char *fmt, ...)
 		return;
 }
 
-static void agent_fatal(const char *what)
+void agent_fatal(const char *what)
 {
 	agent_log("fatal: %s; powering off", what);
 	sync();
@@ -128,9 +129,11 @@ static void agent_loopback(void)
 		close(fd);
 }
 
+static char agent_cmdline[4096];
+
 static void agent_setup(struct agent *a)
 {
-	char cmdline[4096] = "", root[128], type[32] = "ext4", ro[8] = "0",
+	char *cmdline = agent_cmdline, root[128], type[32] = "ext4", ro[8] = "0",
 	     host[65] = "msbvm";
 	int fd;
 
@@ -138,7 +141,7 @@ static void agent_setup(struct agent *a)
 	agent_mount("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
 	agent_mount("devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755");
 	if ((fd = open("/proc/cmdline", O_RDONLY | O_CLOEXEC)) >= 0) {
-		ssize_t n = read(fd, cmdline, sizeof(cmdline) - 1);
+		ssize_t n = read(fd, cmdline, sizeof(agent_cmdline) - 1);
 		cmdline[n > 0 ? n : 0] = '\0';
 		close(fd);
 	}
@@ -159,20 +162,41 @@ static void agent_setup(struct agent *a)
 	agent_loopback();
 }
 
+/* --init: preflight, then fork; returns in the agent (the child). */
+static void agent_init_handoff(struct agent *a)
+{
+	static struct init_cfg ic;
+	char err[1200];
+
+	if (!init_parse(agent_cmdline, &ic))
+		agent_fatal("malformed msb.init* parameter on the kernel command line");
+	if (!ic.want)
+		return;
+	if (!init_preflight(&ic, err, sizeof(err)))
+		agent_fatal(err);
+	agent_log("handing PID 1 to %s", ic.path);
+	init_handoff(&ic);
+	a->handoff = true;
+}
+
 int main(void)
 {
 	static struct agent a;
 
 	a.t_start_ms = agent_now_ms();
-	if (getpid() != 1)
+	if (getpid() != 1) {
 		agent_log("not PID 1: skipping boot-time setup");
-	else
+	} else {
 		agent_setup(&a);
+		agent_init_handoff(&a);
+	}
 	signal(SIGPIPE, SIG_IGN);
 	if (agent_serve(&a) < 0)
 		agent_fatal("cannot serve the control channel");
-	/* agent_serve returns only after a shutdown request: every other
-	 * process is gone; leave the root clean for the next boot */
+	/* agent_serve returns only after a shutdown request */
+	if (a.handoff)
+		init_request_poweroff();
+	/* every other process is gone; leave the root clean for next boot */
 	sync();
 	if (mount(NULL, "/", NULL, MS_REMOUNT | MS_RDONLY, NULL) < 0)
 		agent_log("remount / read-only: %s", strerror(errno));

@@ -285,8 +285,13 @@ static void agent_shutdown_tick(struct agent *a, bool *done)
 		busy |= a->conns[i].used && a->conns[i].op == OP_EXEC;
 	if (busy && agent_now_ms() < a->shutdown_deadline_ms)
 		return;
-	/* PID 1's kill(-1) reaches every process but itself */
-	kill(-1, SIGKILL);
+	/* PID 1's kill(-1) reaches every process but itself; under a real
+	 * init only our own sessions go, the init stops the rest in order */
+	if (!a->handoff)
+		kill(-1, SIGKILL);
+	for (unsigned i = 0; i < AGENT_MAX_CONNS; i++)
+		if (a->conns[i].used)
+			exec_kill(&a->conns[i], SIGKILL);
 	for (unsigned i = 0; i < AGENT_MAX_CONNS; i++)
 		if (a->conns[i].used)
 			pconn_flush(&a->conns[i].pc);

@@ -34,6 +34,14 @@ static void cli_run_usage(void)
 	       "  -t, --tty / -T, --no-tty\n"
 	       "                    run CMD on a pty (default: when stdin and\n"
 	       "                    stdout are terminals)\n"
+	       "  --init auto|PATH  hand PID 1 to a real init (systemd, busybox,\n"
+	       "                    OpenRC, s6, runit) after the agent's setup; the\n"
+	       "                    agent keeps serving as its child. auto probes\n"
+	       "                    /sbin/init, /lib/systemd/systemd,\n"
+	       "                    /usr/lib/systemd/systemd\n"
+	       "  --init-arg ARG    argument for the init (repeatable; default none)\n"
+	       "  --init-env K=V    environment for the init, merged over the\n"
+	       "                    inherited one (repeatable)\n"
 	       "  --no-agent        boot the root file system's own init\n"
 	       "\n"
 	       "  --kernel FILE     ELF vmlinux or bzImage (default: $MSBVM_KERNEL,\n"
@@ -87,7 +95,8 @@ static uint64_t cli_host_mib(void)
 }
 
 enum { OPT_CMDLINE = 256, OPT_APPEND, OPT_NESTED, OPT_CONSOLE, OPT_PROFILE,
-       OPT_ROOTFS, OPT_DISK, OPT_NAME, OPT_STATE, OPT_NO_AGENT };
+       OPT_ROOTFS, OPT_DISK, OPT_NAME, OPT_STATE, OPT_NO_AGENT, OPT_INIT,
+       OPT_INIT_ARG, OPT_INIT_ENV };
 
 int cli_parse_run(int argc, char **argv, struct run_opts *o)
 {
@@ -113,6 +122,9 @@ int cli_parse_run(int argc, char **argv, struct run_opts *o)
 		{ "tty", no_argument, NULL, 't' },
 		{ "no-tty", no_argument, NULL, 'T' },
 		{ "no-agent", no_argument, NULL, OPT_NO_AGENT },
+		{ "init", required_argument, NULL, OPT_INIT },
+		{ "init-arg", required_argument, NULL, OPT_INIT_ARG },
+		{ "init-env", required_argument, NULL, OPT_INIT_ENV },
 		{ 0 },
 	};
 	int c, rc;
@@ -146,6 +158,23 @@ int cli_parse_run(int argc, char **argv, struct run_opts *o)
 		case 'u': o->user = optarg; break;
 		case 't': o->tty = 1; break;
 		case 'T': o->tty = 0; break;
+		case OPT_INIT:
+			if (strcmp(optarg, "auto") && optarg[0] != '/')
+				return err_set(EINVAL, "run: --init '%s': use auto or an "
+					       "absolute path inside the guest", optarg);
+			o->init = optarg;
+			break;
+		case OPT_INIT_ARG:
+			if (o->n_init_args == CLI_MAX_ENV)
+				return err_set(EINVAL, "run: at most %d --init-arg", CLI_MAX_ENV);
+			o->init_args[o->n_init_args++] = optarg;
+			break;
+		case OPT_INIT_ENV:
+			if (o->n_init_env == CLI_MAX_ENV || !strchr(optarg, '=') || *optarg == '=')
+				return err_set(EINVAL, "run: --init-env '%s': expected "
+					       "NAME=VALUE (at most %d)", optarg, CLI_MAX_ENV);
+			o->init_env[o->n_init_env++] = optarg;
+			break;
 		case 'e':
 			if (o->n_env == CLI_MAX_ENV || !strchr(optarg, '=') || *optarg == '=')
 				return err_set(EINVAL, "run: --env '%s': expected NAME=VALUE "
@@ -175,14 +204,16 @@ int cli_parse_run(int argc, char **argv, struct run_opts *o)
 		o->cmd = argv + optind;
 	if (o->initrd || o->no_agent) {
 		o->no_agent = true;
-		if (o->cmd || o->detach)
-			return err_set(EINVAL, "run: a command and -d need the agent; "
-				       "drop --initrd/--no-agent");
+		if (o->cmd || o->detach || o->init)
+			return err_set(EINVAL, "run: a command, -d and --init need the "
+				       "agent; drop --initrd/--no-agent");
 	}
 	else if (!o->rootfs)
 		return err_set(EINVAL, "run: --rootfs IMAGE is needed (the agent "
 			       "mounts it as /), or --initrd FILE to boot without "
 			       "the agent");
+	if ((o->n_init_args || o->n_init_env) && !o->init)
+		return err_set(EINVAL, "run: --init-arg/--init-env need --init");
 	if (o->detach && o->cmd)
 		return err_set(EINVAL, "run: -d runs no command; start the VM, then "
 			       "use msbvm exec NAME -- CMD");

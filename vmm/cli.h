@@ -26,6 +26,9 @@ struct run_opts {
 	unsigned n_env;
 	int tty;                            /* -1 auto, 0 no, 1 yes */
 	char **cmd;                         /* after "--"; NULL: a shell */
+	const char *init;                   /* --init auto|PATH */
+	const char *init_args[CLI_MAX_ENV], *init_env[CLI_MAX_ENV];
+	unsigned n_init_args, n_init_env;
 };
 
 /* Parses `msbvm run` arguments (argv[0] is "run"). 1: help printed. */

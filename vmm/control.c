@@ -114,6 +114,7 @@ static void control_run_cmd(struct control *c)
 	if (cl.err[0])
 		snprintf(c->err, sizeof(c->err), "%s", cl.err);
 	/* the agent powers the guest off; the vCPU loop sees it */
+	clock_gettime(CLOCK_MONOTONIC, &c->shutdown_at);
 	ctl_call(&cl, P_SHUTDOWN, NULL, 0, NULL, NULL, 5000);
 	ctl_close(&cl);
 }
@@ -139,11 +140,16 @@ static void *control_thread(void *arg)
 			control_run_cmd(c);
 		}
 	}
+	/* a real init takes its time to stop services (systemd: seconds on
+	 * hardware, minutes where the guest kernel is emulated) */
+	const char *e = getenv("MSBVM_POWEROFF_TIMEOUT");
+	int secs = e && atoi(e) > 0 ? atoi(e) : c->o->init ? CONTROL_INIT_POWEROFF_TIMEOUT_S :
+		   CONTROL_POWEROFF_TIMEOUT_S;
 	p.fd = c->stop_pipe[0];
-	if (poll(&p, 1, c->ready ? CONTROL_POWEROFF_TIMEOUT_S * 1000 : 0) == 0) {
+	if (poll(&p, 1, c->ready ? secs * 1000 : 0) == 0) {
 		if (c->ready && c->notify_fd < 0 && !c->o->detach)
 			fprintf(stderr, "msbvm: the guest did not power off within %d "
-				"s; stopping it\n", CONTROL_POWEROFF_TIMEOUT_S);
+				"s; stopping it\n", secs);
 		if (!c->o->detach || !c->ready)
 			vm_request_stop(c->vm, VM_STOP_HOST);
 	}

@@ -17,6 +17,7 @@
 struct vm;
 
 #define CONTROL_POWEROFF_TIMEOUT_S 10
+#define CONTROL_INIT_POWEROFF_TIMEOUT_S 300
 
 struct control {
 	struct vm *vm;
@@ -35,6 +36,7 @@ struct control {
 	double ready_s;             /* msbvm start -> READY received */
 	long long agent_start_ms, root_ms, ready_ms; /* guest CLOCK_BOOTTIME */
 	int exit_code;
+	struct timespec shutdown_at;    /* SHUTDOWN sent (tv_sec 0: never) */
 	char err[600];
 };
 

@@ -104,6 +104,39 @@ static const char *run_default_file(const char *env, const char *name,
 	return access(buf, F_OK) == 0 ? buf : NULL;
 }
 
+/* " key=VALUE" with every byte outside a safe set as %XX, so spaces,
+ * quotes and '=' in --init-arg/--init-env survive the command line
+ * (agentd/init.c decodes). false if it does not fit. */
+static bool run_add_param(char *buf, size_t len, const char *key, const char *val)
+{
+	size_t n = strlen(buf);
+	int k = snprintf(buf + n, len - n, " %s=", key);
+
+	if (k < 0 || (size_t)k >= len - n)
+		return false;
+	n += (size_t)k;
+	for (const unsigned char *p = (const unsigned char *)val; *p; p++) {
+		bool safe = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+			    (*p >= '0' && *p <= '9') || strchr("/_.,:+-", *p);
+		if (n + 4 >= len)
+			return false;
+		n += (size_t)snprintf(buf + n, len - n, safe ? "%c" : "%%%02X", *p);
+	}
+	return true;
+}
+
+static int run_init_params(const struct run_opts *o, char *buf, size_t len)
+{
+	bool ok = !o->init || run_add_param(buf, len, "msb.init", o->init);
+
+	for (unsigned i = 0; ok && i < o->n_init_args; i++)
+		ok = run_add_param(buf, len, "msb.init_arg", o->init_args[i]);
+	for (unsigned i = 0; ok && i < o->n_init_env; i++)
+		ok = run_add_param(buf, len, "msb.init_env", o->init_env[i]);
+	return ok ? 0 : err_set(E2BIG, "kernel command line too long for the "
+				"--init arguments");
+}
+
 static int run_cmdline(const struct run_opts *o, const char *name, char *buf,
 		       size_t len)
 {
@@ -129,7 +162,7 @@ static int run_cmdline(const struct run_opts *o, const char *name, char *buf,
 		log_info("nested KVM work-arounds off");
 	if (n < 0 || (size_t)n >= len)
 		return err_set(E2BIG, "kernel command line too long");
-	return 0;
+	return run_init_params(o, buf, len);
 }
 
 static struct vblk run_blk[CLI_MAX_DISKS + 1];
@@ -261,6 +294,28 @@ static void run_log_tail(const struct run_ctx *x)
 		start ? start + (start != buf) : buf, buf[n - 1] == '\n' ? "" : "\n");
 }
 
+/* The agent's own reason for failing the boot ("agentd: fatal: ..." in
+ * kernel.log), e.g. an --init that does not exist. */
+static bool run_agent_fatal(const struct run_ctx *x, char *out, size_t len)
+{
+	char path[PATH_MAX], line[1400];
+	FILE *f = fopen(state_path(&x->st, "kernel.log", path, sizeof(path)), "r");
+	bool found = false;
+
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f)) {
+		char *p = strstr(line, "agentd: fatal: ");
+		if (p) {
+			p[strcspn(p, "\r\n")] = '\0';
+			snprintf(out, len, "guest agent: %s", p + 15);
+			found = true;
+		}
+	}
+	fclose(f);
+	return found;
+}
+
 static int run_result(struct vm *vm, struct run_ctx *x, enum vm_stop why)
 {
 	struct control *c = &x->ctl;
@@ -283,7 +338,9 @@ static int run_result(struct vm *vm, struct run_ctx *x, enum vm_stop why)
 		return c->exit_code;
 	}
 	if (x->agent && !(x->o->detach && c->ready)) {
+		char fatal[1400];
 		fprintf(stderr, "msbvm: %s\n", c->err[0] ? c->err :
+			run_agent_fatal(x, fatal, sizeof(fatal)) ? fatal :
 			"the VM stopped before its agent was ready");
 		if (!c->ready)
 			run_log_tail(x);
@@ -471,6 +528,9 @@ int run_vm(const struct run_opts *o, const char *self)
 	log_info("setup took %.2f ms (run start to first vCPU entry)",
 		 run_since(&x.t0) * 1e3);
 	enum vm_stop why = vcpu_run(&vm);
+	if (x.have_ctl && x.ctl.shutdown_at.tv_sec)
+		log_info("guest stopped %.0f ms after the SHUTDOWN request",
+			 run_since(&x.ctl.shutdown_at) * 1e3);
 	if (x.have_ctl)
 		control_finish(&x.ctl);
 	if (prof_finish(&vm.prof) < 0)
