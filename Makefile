@@ -25,7 +25,7 @@ VMM_SRCS := vmm/err.c vmm/mem.c vmm/bus.c vmm/uart.c vmm/console.c \
 	vmm/run.c vmm/profile.c vmm/ioevent.c boot/loader.c boot/bootparams.c boot/entry.c \
 	boot/mptable.c virtio/virtq.c virtio/mmio.c virtio/blk.c \
 	virtio/vsock.c virtio/vsock_conn.c agentd/proto.c vmm/ctl.c vmm/ctl_exec.c vmm/state.c vmm/control.c \
-	vmm/cmds.c
+	vmm/cmds.c vmm/report.c
 MAIN_SRCS := vmm/main.c
 UNIT_TESTS := test_mem test_bus test_loader test_bootparams test_uart \
 	test_cli test_legacy test_virtio test_console \

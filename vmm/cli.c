@@ -60,6 +60,8 @@ static void cli_run_usage(void)
 	       "                    kernel arguments for nested paravirtual KVM\n"
 	       "                    hosts (default auto: on where detected)\n"
 	       "  -v, --verbose     say what msbvm decides and print exit counts\n"
+	       "  --report FILE     write phase times, VM exits, CPU time and VMM\n"
+	       "                    memory as JSON at exit (tools/bench reads it)\n"
 	       "  --profile FILE    sample guest RIP every 5 ms into FILE\n"
 	       "                    (tools/profile-report.sh reads it)\n"
 	       "  -h, --help        this text\n",
@@ -96,7 +98,7 @@ static uint64_t cli_host_mib(void)
 
 enum { OPT_CMDLINE = 256, OPT_APPEND, OPT_NESTED, OPT_CONSOLE, OPT_PROFILE,
        OPT_ROOTFS, OPT_DISK, OPT_NAME, OPT_STATE, OPT_NO_AGENT, OPT_INIT,
-       OPT_INIT_ARG, OPT_INIT_ENV };
+       OPT_INIT_ARG, OPT_INIT_ENV, OPT_REPORT };
 
 int cli_parse_run(int argc, char **argv, struct run_opts *o)
 {
@@ -123,6 +125,7 @@ int cli_parse_run(int argc, char **argv, struct run_opts *o)
 		{ "no-tty", no_argument, NULL, 'T' },
 		{ "no-agent", no_argument, NULL, OPT_NO_AGENT },
 		{ "init", required_argument, NULL, OPT_INIT },
+		{ "report", required_argument, NULL, OPT_REPORT },
 		{ "init-arg", required_argument, NULL, OPT_INIT_ARG },
 		{ "init-env", required_argument, NULL, OPT_INIT_ENV },
 		{ 0 },
@@ -158,6 +161,7 @@ int cli_parse_run(int argc, char **argv, struct run_opts *o)
 		case 'u': o->user = optarg; break;
 		case 't': o->tty = 1; break;
 		case 'T': o->tty = 0; break;
+		case OPT_REPORT: o->report = optarg; break;
 		case OPT_INIT:
 			if (strcmp(optarg, "auto") && optarg[0] != '/')
 				return err_set(EINVAL, "run: --init '%s': use auto or an "

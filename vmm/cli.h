@@ -27,6 +27,7 @@ struct run_opts {
 	int tty;                            /* -1 auto, 0 no, 1 yes */
 	char **cmd;                         /* after "--"; NULL: a shell */
 	const char *init;                   /* --init auto|PATH */
+	const char *report;                 /* --report FILE (JSON) */
 	const char *init_args[CLI_MAX_ENV], *init_env[CLI_MAX_ENV];
 	unsigned n_init_args, n_init_env;
 };

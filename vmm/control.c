@@ -80,6 +80,12 @@ static int control_wait_ready(struct control *c)
 			c->ready_ms = v;
 	}
 	ctl_close(&cl);
+	if (c->ready && c->rep) {
+		report_at_ready(c->rep, c->vm);
+		c->rep->guest_agent_start_ms = c->agent_start_ms;
+		c->rep->guest_root_ms = c->root_ms;
+		c->rep->guest_ready_ms = c->ready_ms;
+	}
 	if (!c->ready)
 		snprintf(c->err, sizeof(c->err), "the guest agent sent no READY frame");
 	return c->ready ? 0 : -1;
@@ -107,6 +113,8 @@ static void control_run_cmd(struct control *c)
 		.stop_fd = c->stop_pipe[0], .sig_fd = c->sig_pipe[0],
 	};
 	rc = ctl_exec(&cl, &eo);
+	if (c->rep)
+		c->rep->exec_done_ms = report_since(&c->rep->t0);
 	if (rc >= 0) {
 		c->have_exit = true;
 		c->exit_code = rc;
@@ -115,6 +123,8 @@ static void control_run_cmd(struct control *c)
 		snprintf(c->err, sizeof(c->err), "%s", cl.err);
 	/* the agent powers the guest off; the vCPU loop sees it */
 	clock_gettime(CLOCK_MONOTONIC, &c->shutdown_at);
+	if (c->rep)
+		c->rep->shutdown_sent_ms = report_since(&c->rep->t0);
 	ctl_call(&cl, P_SHUTDOWN, NULL, 0, NULL, NULL, 5000);
 	ctl_close(&cl);
 }

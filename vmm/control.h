@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "report.h"
 #include "state.h"
 
 struct vm;
@@ -36,7 +37,8 @@ struct control {
 	double ready_s;             /* msbvm start -> READY received */
 	long long agent_start_ms, root_ms, ready_ms; /* guest CLOCK_BOOTTIME */
 	int exit_code;
-	struct timespec shutdown_at;    /* SHUTDOWN sent (tv_sec 0: never) */
+	struct timespec shutdown_at;
+	struct report *rep;             /* filled in for --report */    /* SHUTDOWN sent (tv_sec 0: never) */
 	char err[600];
 };
 

@@ -213,6 +213,7 @@ struct run_ctx {
 	struct control ctl;
 	bool have_ctl;
 	struct timespec t0;
+	struct report rep;
 };
 
 static int run_boot(struct vm *vm, struct run_ctx *x)
@@ -231,8 +232,10 @@ static int run_boot(struct vm *vm, struct run_ctx *x)
 	    (rc = run_map_file("kernel", x->kpath, ram, &k)) < 0 ||
 	    (x->initrd && (rc = run_map_file("initrd", x->initrd, ram, &ird)) < 0))
 		return rc;
-	if ((rc = vm_create(vm, ram, x->console_fd)) < 0 ||
-	    (rc = run_disks(vm, o, cmdline, sizeof(cmdline))) < 0)
+	if ((rc = vm_create(vm, ram, x->console_fd)) < 0)
+		return rc;
+	x->rep.vm_created_ms = report_since(&x->t0);
+	if ((rc = run_disks(vm, o, cmdline, sizeof(cmdline))) < 0)
 		return rc;
 	if (x->have_vsock &&
 	    (rc = vm_add_virtio(vm, &vsock_ops, &x->vsock, cmdline, sizeof(cmdline))) < 0)
@@ -410,6 +413,8 @@ static int run_agent_prepare(struct vm *vm, struct run_ctx *x)
 	if ((rc = control_open(&x->ctl, vm, x->o, path, &x->t0)) < 0)
 		return rc;
 	x->have_ctl = true;
+	if (x->o->report)
+		x->ctl.rep = &x->rep;
 	log_info("VM '%s': state in %s", name, x->st.dir);
 	return 0;
 }
@@ -499,6 +504,7 @@ int run_vm(const struct run_opts *o, const char *self)
 	memset(&x, 0, sizeof(x));
 	x.o = o;
 	clock_gettime(CLOCK_MONOTONIC, &x.t0);
+	x.rep.t0 = x.t0;
 	x.kpath = o->kernel ? o->kernel :
 		  run_default_file("MSBVM_KERNEL", "vmlinux", kbuf, sizeof(kbuf));
 	if (!x.kpath) {
@@ -525,6 +531,7 @@ int run_vm(const struct run_opts *o, const char *self)
 	}
 	if (x.have_ctl && !o->detach)
 		run_signal_ctl = &x.ctl;
+	x.rep.first_entry_ms = report_since(&x.t0);
 	log_info("setup took %.2f ms (run start to first vCPU entry)",
 		 run_since(&x.t0) * 1e3);
 	enum vm_stop why = vcpu_run(&vm);
@@ -538,6 +545,10 @@ int run_vm(const struct run_opts *o, const char *self)
 	console_stop(&vm.console);
 	run_stats(&vm, run_since(&x.t0));
 	rc = run_result(&vm, &x, why);
+	x.rep.exit_code = rc;
+	x.rep.exit_ms = report_since(&x.t0);
+	if (o->report && report_write(&x.rep, &vm, o->report) < 0)
+		fprintf(stderr, "msbvm: %s\n", err_msg());
 	run_teardown(&vm, &x);
 	return rc;
 }
