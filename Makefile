@@ -117,6 +117,7 @@ initramfs: build/msbvm
 integration: all kernel
 	tests/integration/run.sh
 	tests/integration/agent.sh
+	tests/integration/init.sh
 
 # The two commands that do all set-up on a fresh machine (README):
 # `make test` runs every test; `make run` boots the built-in default guest.

@@ -228,8 +228,17 @@ static int cmds_stop(int argc, char **argv)
 	if (argc - i != 1)
 		return cmds_fail("usage: msbvm stop [--state-dir DIR] [--timeout SECS] NAME");
 	state_root(state, root, sizeof(root));
-	if (state_open(&st, root, argv[i]) < 0)
+	if (state_open(&st, root, argv[i]) < 0) {
+		struct stat sb;
+		/* a VM that died on its own left its state (and kernel.log) */
+		if (state_name_ok(argv[i]) && stat(st.dir, &sb) == 0) {
+			state_remove(&st);
+			fprintf(stderr, "msbvm: %s was not running; removed its stale "
+				"state %s\n", argv[i], st.dir);
+			return 0;
+		}
 		return cmds_fail("%s", err_msg());
+	}
 	pid = state_pid(&st);
 	/* ask the agent (it ends sessions, syncs, powers off) ... */
 	if (cmds_connect(state, argv[i], &cl) == 0) {

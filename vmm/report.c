@@ -73,8 +73,10 @@ int report_write(const struct report *r, const struct vm *vm, const char *path)
 	if (!f)
 		return err_set(errno, "--report %s: %s", path, strerror(errno));
 	getrusage(RUSAGE_SELF, &ru);
-	fprintf(f, "{\n  \"version\": 1,\n  \"ram_mib\": %llu,\n",
-		(unsigned long long)(vm->gm.ram_size >> 20));
+	fprintf(f, "{\n  \"version\": 1,\n  \"ram_mib\": %llu,\n"
+		"  \"t0_realtime_ns\": %lld%09ld,\n",
+		(unsigned long long)(vm->gm.ram_size >> 20),
+		(long long)r->t0_real.tv_sec, r->t0_real.tv_nsec);
 	fprintf(f, "  \"host_ms\": {\"vm_created\": %.3f, \"first_vcpu_entry\": %.3f, "
 		"\"ready\": %.3f, \"exec_done\": %.3f, \"shutdown_sent\": %.3f, "
 		"\"exit\": %.3f},\n", r->vm_created_ms, r->first_entry_ms, r->ready_ms,

@@ -14,6 +14,7 @@ struct vm;
 
 struct report {
 	struct timespec t0;             /* run_vm entry */
+	struct timespec t0_real;        /* the same moment, CLOCK_REALTIME */
 	double vm_created_ms, first_entry_ms, ready_ms, exec_done_ms,
 	       shutdown_sent_ms, exit_ms;
 	long long guest_agent_start_ms, guest_root_ms, guest_ready_ms;

@@ -442,8 +442,11 @@ static int run_start(struct vm *vm, struct run_ctx *x)
 }
 
 /* Stops the threads, frees the VM, closes the disk images and removes
- * the state directory. */
-static void run_teardown(struct vm *vm, struct run_ctx *x)
+ * the state directory -- except when a background VM died on its own
+ * (panic, triple fault, emulation failure): then kernel.log stays for the
+ * user and `msbvm ls` shows the VM as stale until `msbvm stop` or a new
+ * VM of that name clears it. */
+static void run_teardown(struct vm *vm, struct run_ctx *x, bool keep_state)
 {
 	run_signal_vm = NULL;
 	run_signal_ctl = NULL;
@@ -457,8 +460,11 @@ static void run_teardown(struct vm *vm, struct run_ctx *x)
 	run_n_blk = 0;
 	if (x->console_fd > STDERR_FILENO)
 		close(x->console_fd);
-	if (x->have_state)
+	if (x->have_state && !keep_state)
 		state_remove(&x->st);
+	else if (x->have_state)
+		fprintf(stderr, "msbvm: VM '%s' failed; its console log stays in %s/kernel.log\n",
+			x->st.name, x->st.dir);
 }
 
 /* -d: the parent waits for the child's "R" (agent ready) and exits; the
@@ -505,6 +511,7 @@ int run_vm(const struct run_opts *o, const char *self)
 	x.o = o;
 	clock_gettime(CLOCK_MONOTONIC, &x.t0);
 	x.rep.t0 = x.t0;
+	clock_gettime(CLOCK_REALTIME, &x.rep.t0_real);
 	x.kpath = o->kernel ? o->kernel :
 		  run_default_file("MSBVM_KERNEL", "vmlinux", kbuf, sizeof(kbuf));
 	if (!x.kpath) {
@@ -521,7 +528,7 @@ int run_vm(const struct run_opts *o, const char *self)
 	sigaction(SIGWINCH, &sa, NULL);
 	if (run_start(&vm, &x) < 0) {
 		fprintf(stderr, "msbvm: %s\n", err_msg());
-		run_teardown(&vm, &x);
+		run_teardown(&vm, &x, false);
 		return 2;
 	}
 	if (x.have_ctl && notify_fd >= 0) {
@@ -549,6 +556,6 @@ int run_vm(const struct run_opts *o, const char *self)
 	x.rep.exit_ms = report_since(&x.t0);
 	if (o->report && report_write(&x.rep, &vm, o->report) < 0)
 		fprintf(stderr, "msbvm: %s\n", err_msg());
-	run_teardown(&vm, &x);
+	run_teardown(&vm, &x, o->detach && (vm.console.panicked || why == VM_STOP_ERROR));
 	return rc;
 }

@@ -1,11 +1,12 @@
 #!/bin/bash
 # --init handoff end to end (images from tools/mkrootfs-init.sh, cached):
-#  1. busybox image, --init /sbin/init with --init-arg/--init-env: PID 1 is
-#     init, its environment holds the --init-env values, the agent is its
-#     child in a session of its own; shutdown goes through init.
+#  1. busybox image, run -d --init /sbin/init with --init-arg/--init-env:
+#     PID 1 is init, its environment holds the --init-env values, the agent
+#     is its child in a session of its own; msbvm stop goes through init.
 #  2. an image without any init: --init auto fails the boot, msbvm exits
 #     non-zero naming all three paths; --init /no/such names path + reason.
-#  3. (MSBVM_TEST_SYSTEMD=1, or always where the image builds) Debian 12
+#  3. (MSBVM_TEST_SYSTEMD=1 only: ~6+ minutes here and exposed to the
+#     nested-host quirk in docs/nested-kvm.md) Debian 12
 #     with systemd: PID 1 is systemd, is-system-running, nginx via
 #     systemctl enable --now, curl localhost; shutdown through systemd.
 set -u
@@ -27,26 +28,35 @@ bb=$(tools/mkrootfs-init.sh busybox) && noinit=$(tools/mkrootfs-init.sh noinit) 
 	{ echo "Bail out! images"; exit 1; }
 cp --sparse=always "$bb" "$work/bb.ext4"
 
-echo "# 1: busybox /sbin/init as PID 1"
-"$msbvm" run -v --state-dir "$state" --rootfs "$work/bb.ext4" \
-	--init /sbin/init --init-arg single --init-env container=msbvm --init-env HOME=/x -- \
-	sh -c 'cat /proc/1/comm; tr "\0" "\n" < /proc/1/environ > /tmp/env;
-	       grep -x container=msbvm /tmp/env; grep -x HOME=/x /tmp/env;
-	       set -- $(cat /proc/$PPID/stat); echo "agent $2 ppid=$4 sid=$6 pid=$1";
-	       ps | grep -c "{agentd}"' >"$work/1.out" 2>"$work/1.err"
+echo "# 1: busybox /sbin/init as PID 1 (run -d, then one process per exec:"
+echo "#    see docs/nested-kvm.md for why these checks avoid shell pipelines)"
+"$msbvm" run -d --state-dir "$state" --name bb --rootfs "$work/bb.ext4" \
+	--init /sbin/init --init-arg msbvm-test --init-env container=msbvm --init-env HOME=/x \
+	>/dev/null 2>"$work/1.err"
 rc=$?
-check "exit status of the command (rc=$rc)" [ $rc = 0 ]
-check "/proc/1/comm is init" [ "$(sed -n 1p "$work/1.out")" = init ]
-check "/proc/1/environ has --init-env container=msbvm" grep -qx container=msbvm "$work/1.out"
-check "--init-env overrides an inherited variable (HOME=/x)" grep -qx HOME=/x "$work/1.out"
-a=$(grep '^agent ' "$work/1.out")
-pid=${a##*pid=}
-check "the agent is a child of PID 1 ($a)" bash -c "[[ '$a' == 'agent (agentd) ppid=1 '* ]]"
-check "the agent has its own session (sid = its pid)" [ "$a" = "agent (agentd) ppid=1 sid=$pid pid=$pid" ]
-check "ps shows the agent" [ "$(tail -1 "$work/1.out")" = 1 ]
-ms=$(shutdown_ms "$work/1.err")
-echo "# busybox init shutdown: ${ms:-?} ms from SHUTDOWN to VM stop"
-check "shutdown through busybox init stops the VM (rc=$rc, ${ms:-?} ms)" [ -n "$ms" ]
+check "run -d --init /sbin/init: ready (rc=$rc)" [ $rc = 0 ]
+x() { "$msbvm" exec --state-dir "$state" bb -- "$@"; }
+check "/proc/1/comm is init" [ "$(x cat /proc/1/comm)" = init ]
+x cat /proc/1/environ | tr '\0' '\n' > "$work/env"
+check "/proc/1/environ has --init-env container=msbvm" grep -qx container=msbvm "$work/env"
+check "--init-env overrides an inherited variable (HOME=/x)" grep -qx HOME=/x "$work/env"
+check "... and the inherited ones stay (TERM=linux)" grep -qx TERM=linux "$work/env"
+# the exec'd cat's parent is the agent
+set -- $(x cat /proc/self/stat)
+apid=$4
+set -- $(x cat /proc/$apid/stat)
+check "the agent ($2, pid $1) is a child of PID 1 (ppid $4)" [ "$2/$4" = "(agentd)/1" ]
+check "the agent has a session of its own (sid $6 = pid $1)" [ "$6" = "$1" ]
+x ps > "$work/ps"
+check "ps shows PID 1 init and the agent" \
+	bash -c "grep -q '^ *1 root *init' '$work/ps' && grep -q '{agentd}' '$work/ps'"
+check "the agent logs under /run" bash -c "'$msbvm' exec --state-dir '$state' bb -- cat /run/msbvm/agentd.log | grep -q 'serving under /sbin/init'"
+check "no agent fd leaked into PID 1 (only 0, 1, 2 open)" \
+	[ "$(x ls /proc/1/fd | tr '\n' ' ')" = "0 1 2 " ]
+t0=$(date +%s.%N)
+"$msbvm" stop --state-dir "$state" bb; rc=$?
+echo "# busybox init: msbvm stop took $(secs "$t0") s (SHUTDOWN -> init -> VMM exit)"
+check "stop through busybox init (rc=$rc)" [ $rc = 0 -a ! -e "$state/bb" ]
 
 echo "# 2: no init in the image"
 "$msbvm" run --state-dir "$state" --rootfs "$noinit" --init auto -- true \
@@ -68,7 +78,7 @@ check "--init on a non-executable file names the reason" grep -q "init /etc/pass
 "$msbvm" run --state-dir "$state" --rootfs "$noinit" --init relative -- true 2>"$work/5.err"
 check "--init relative: refused by the CLI (exit 2)" grep -q "use auto or an absolute path" "$work/5.err"
 
-if [ "${MSBVM_TEST_SYSTEMD:-1}" = 1 ]; then
+if [ "${MSBVM_TEST_SYSTEMD:-0}" = 1 ]; then
 	echo "# 3: Debian 12 + systemd (slow where the guest kernel is emulated)"
 	sd=$(tools/mkrootfs-init.sh systemd) || { echo "Bail out! systemd image"; exit 1; }
 	cp --sparse=always "$sd" "$work/sd.ext4"
