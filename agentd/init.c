@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,6 +96,22 @@ static bool init_check(const char *path, char *why, size_t len)
 	return false;
 }
 
+/* /sbin/init is usually a symlink; exec systemd by its own name so that
+ * PID 1's comm reads "systemd" (as `systemctl`-era tools and users
+ * expect). Other inits keep the path given: busybox picks its applet from
+ * the name it was started by ("init"). */
+static void init_prefer_systemd(struct init_cfg *c)
+{
+	char rp[PATH_MAX];
+	const char *base;
+
+	if (!realpath(c->path, rp))
+		return;
+	base = strrchr(rp, '/');
+	if (base && !strcmp(base + 1, "systemd") && strlen(rp) < sizeof(c->path))
+		strcpy(c->path, rp);
+}
+
 bool init_preflight(struct init_cfg *c, char *err, size_t len)
 {
 	char why[300];
@@ -103,6 +120,7 @@ bool init_preflight(struct init_cfg *c, char *err, size_t len)
 	if (strcmp(c->spec, "auto")) {
 		if (init_check(c->spec, why, sizeof(why))) {
 			snprintf(c->path, sizeof(c->path), "%s", c->spec);
+			init_prefer_systemd(c);
 			return true;
 		}
 		snprintf(err, len, "init %s", why);
@@ -112,6 +130,7 @@ bool init_preflight(struct init_cfg *c, char *err, size_t len)
 	for (unsigned i = 0; i < sizeof(init_auto_paths) / sizeof(init_auto_paths[0]); i++) {
 		if (init_check(init_auto_paths[i], why, sizeof(why))) {
 			snprintf(c->path, sizeof(c->path), "%s", init_auto_paths[i]);
+			init_prefer_systemd(c);
 			return true;
 		}
 		if (n < len)

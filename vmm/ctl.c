@@ -179,7 +179,7 @@ int ctl_call(struct ctl *c, uint16_t type, const void *kv, size_t kv_len,
 	return 0;
 }
 
-static int ctl_write_all(int fd, const uint8_t *p, size_t n)
+int ctl_write_all(int fd, const uint8_t *p, size_t n)
 {
 	while (n) {
 		ssize_t w = write(fd, p, n);

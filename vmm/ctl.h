@@ -43,6 +43,8 @@ int ctl_get(struct ctl *c, const char *path, int fd);
 /* LIST: prints "TYPE SIZE MODE NAME" lines to fd. */
 int ctl_list(struct ctl *c, const char *path, int fd);
 
+/* write() all of p, retrying on EINTR and short writes; -1 on error. */
+int ctl_write_all(int fd, const uint8_t *p, size_t n);
 /* Waits for the next frame; 1 got one, 0 timeout/stop, -1 error. */
 int ctl_wait(struct ctl *c, struct proto_frame *f, int timeout_ms, int stop_fd);
 

@@ -64,21 +64,6 @@ static int ctl_exec_start(struct ctl *c, const struct ctl_exec_opts *o,
 	return -1;
 }
 
-static int ctl_write_fd(int fd, const uint8_t *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* A frame of the running command; returns the exit status once EXIT
  * arrives, -2 to go on, -1 on a protocol error. */
 static int ctl_exec_frame(struct ctl *c, const struct proto_frame *f,
@@ -94,7 +79,7 @@ static int ctl_exec_frame(struct ctl *c, const struct proto_frame *f,
 	case P_STDOUT:
 	case P_STDERR:
 		/* a closed host stdout is the user's choice: keep draining */
-		ctl_write_fd(f->type == P_STDOUT ? o->out_fd : o->err_fd, f->data, f->len);
+		ctl_write_all(f->type == P_STDOUT ? o->out_fd : o->err_fd, f->data, f->len);
 		return -2;
 	case P_EXIT:
 		if (kv_valid(f->data, f->len) &&

@@ -5,7 +5,10 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 double report_since(const struct timespec *t0)
 {
@@ -41,8 +44,46 @@ static void report_rss(const struct vm *vm, long *total, long *guest)
 	fclose(f);
 }
 
+/* KVM's own count of every VM exit of the vCPU, including the ones it
+ * handles in the kernel (KVM_GET_STATS_FD, "exits"): the number QEMU's
+ * query-stats reports too, so the two VMMs compare. -1 if unavailable. */
+long long report_kvm_exits(const struct vm *vm)
+{
+	struct kvm_stats_header h;
+	long long v = -1;
+	int fd = ioctl(vm->vcpu_fd, KVM_GET_STATS_FD, NULL);
+	size_t dsz;
+	char *descs = NULL;
+
+	if (fd < 0)
+		return -1;
+	if (pread(fd, &h, sizeof(h), 0) != sizeof(h) || h.num_desc > 4096 ||
+	    h.name_size > 4096)
+		goto out;
+	dsz = sizeof(struct kvm_stats_desc) + h.name_size;
+	if (!(descs = calloc(h.num_desc, dsz)) ||
+	    pread(fd, descs, dsz * h.num_desc, h.desc_offset) != (ssize_t)(dsz * h.num_desc))
+		goto out;
+	for (uint32_t i = 0; i < h.num_desc; i++) {
+		struct kvm_stats_desc *d = (void *)(descs + i * dsz);
+		uint64_t x;
+
+		d->name[h.name_size - 1] = '\0';
+		if (!strcmp(d->name, "exits") &&
+		    pread(fd, &x, sizeof(x), h.data_offset + d->offset) == sizeof(x)) {
+			v = (long long)x;
+			break;
+		}
+	}
+out:
+	free(descs);
+	close(fd);
+	return v;
+}
+
 void report_at_ready(struct report *r, const struct vm *vm)
 {
+	r->kvm_exits_ready = report_kvm_exits(vm);
 	r->ready_ms = report_since(&r->t0);
 	memcpy(r->exits_ready, vm->exits, sizeof(r->exits_ready));
 	report_rss(vm, &r->rss_kib, &r->guest_rss_kib);
@@ -84,6 +125,8 @@ int report_write(const struct report *r, const struct vm *vm, const char *path)
 	fprintf(f, "  \"guest_ms\": {\"agent_start\": %lld, \"root_mounted\": %lld, "
 		"\"ready\": %lld},\n", r->guest_agent_start_ms, r->guest_root_ms,
 		r->guest_ready_ms);
+	fprintf(f, "  \"kvm_exits\": {\"to_ready\": %lld, \"total\": %lld},\n",
+		r->kvm_exits_ready, report_kvm_exits(vm));
 	report_exits(f, "exits_to_ready", r->exits_ready);
 	report_exits(f, "exits", vm->exits);
 	fprintf(f, "  \"vmm_cpu_ms\": {\"user\": %.1f, \"sys\": %.1f},\n",

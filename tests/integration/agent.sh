@@ -4,18 +4,8 @@
 #          stderr separated, exit code, kernel.log kept out of stdout);
 #  boot B: `msbvm run -d`, then many `msbvm exec` / `cp` / socat / hostile
 #          peers against the same running VM, then `msbvm stop`.
-set -u
-top=$(cd "$(dirname "$0")/../.." && pwd)
-cd "$top"
-msbvm=$top/build/msbvm
-export MSBVM_KERNEL=${MSBVM_KERNEL:-$top/build/vmlinux}
-work=$(mktemp -d)
-state=$work/state
+. "$(dirname "$0")/lib.sh"
 trap '"$msbvm" stop --state-dir "$state" --timeout 5 tb >/dev/null 2>&1; rm -rf "$work"' EXIT
-fails=0
-pass() { echo "ok - $*"; }
-fail() { echo "not ok - $*"; fails=$((fails + 1)); }
-check() { local what=$1; shift; if "$@"; then pass "$what"; else fail "$what"; fi; }
 x() { "$msbvm" exec --state-dir "$state" tb "$@"; }
 # xo OPTIONS... -- CMD...: exec with options (they come before the name)
 xo() {

@@ -9,18 +9,8 @@
 #     nested-host quirk in docs/nested-kvm.md) Debian 12
 #     with systemd: PID 1 is systemd, is-system-running, nginx via
 #     systemctl enable --now, curl localhost; shutdown through systemd.
-set -u
-top=$(cd "$(dirname "$0")/../.." && pwd)
-cd "$top"
-msbvm=$top/build/msbvm
-export MSBVM_KERNEL=${MSBVM_KERNEL:-$top/build/vmlinux}
-work=$(mktemp -d)
-state=$work/state
+. "$(dirname "$0")/lib.sh"
 trap 'rm -rf "$work"' EXIT
-fails=0
-pass() { echo "ok - $*"; }
-fail() { echo "not ok - $*"; fails=$((fails + 1)); }
-check() { local what=$1; shift; if "$@"; then pass "$what"; else fail "$what"; fi; }
 secs() { echo "$(date +%s.%N) $1" | awk '{ printf "%.1f", $1 - $2 }'; }
 shutdown_ms() { sed -n 's/.*guest stopped \([0-9]*\) ms after the SHUTDOWN.*/\1/p' "$1"; }
 
@@ -100,7 +90,7 @@ if [ "${MSBVM_TEST_SYSTEMD:-0}" = 1 ]; then
 	sed 's/^/# guest: /' "$work/sd.out"
 	check "systemd run exits 0 (rc=$rc)" [ $rc = 0 ]
 	check "/proc/1/comm is systemd" [ "$(sed -n 1p "$work/sd.out")" = systemd ]
-	check "/proc/1/cmdline has --init-arg" grep -q "^/sbin/init --unit=multi-user.target" "$work/sd.out"
+	check "/proc/1/cmdline has --init-arg" grep -q "^/lib/systemd/systemd --unit=multi-user.target" "$work/sd.out"
 	check "is-system-running: running or degraded" grep -Eq "^state: (running|degraded)$" "$work/sd.out"
 	check "nginx answers on localhost after systemctl enable --now" \
 		grep -q "<title>Welcome to nginx!</title>" "$work/sd.out"
