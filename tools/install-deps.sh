@@ -1,10 +1,15 @@
 #!/bin/sh
 # Install everything msbvm needs to build and test on a fresh Debian 12
 # machine (Debian's archive only). Idempotent; run as root (or via sudo).
+# musl-tools: agentd is a static musl binary (83 KiB; glibc static ~800 KiB
+# and NSS warnings). socat: tests drive the vsock socket with it.
+# debootstrap: tools/mkrootfs-init.sh systemd (the --init test image).
 set -eu
 PKGS="build-essential make gcc libc6-dev linux-libc-dev file
  bc bison flex libelf-dev libssl-dev cpio xz-utils kmod
- linux-source-6.1 busybox-static e2fsprogs socat musl-tools"
+ linux-source-6.1 busybox-static e2fsprogs socat musl-tools debootstrap"
+# `tools/install-deps.sh bench` adds what tools/bench compares against
+[ "${1:-}" = bench ] && PKGS="$PKGS qemu-system-x86"
 SUDO=
 [ "$(id -u)" = 0 ] || SUDO=sudo
 missing=
