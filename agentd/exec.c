@@ -216,8 +216,10 @@ static int exec_spawn(struct exec_req *r, struct session *s)
 		in[0] = in[1] = out[0] = out[1] = err[0] = err[1] = -1;
 		pty = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
 		if (pty < 0 || grantpt(pty) < 0 || unlockpt(pty) < 0 ||
-		    !(slave = ptsname(pty)))
-			return errno ? errno : EIO;
+		    !(slave = ptsname(pty))) {
+			e = errno ? errno : EIO;
+			goto out; /* closes the pty */
+		}
 		ioctl(pty, TIOCSWINSZ, &ws);
 	} else if (exec_pipes(in, out, err) < 0) {
 		e = errno;
