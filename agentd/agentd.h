@@ -64,6 +64,10 @@ bool agent_reply_error(struct aconn *c, uint32_t id, const char *kind,
 const char *agent_errno_kind(int e);
 
 /* exec.c */
+/* Sets NAME=VALUE in envp[0..n) (an existing NAME is replaced: later
+ * wins), appending while n < cap; returns the new count. */
+unsigned agent_env_set(const char **envp, unsigned n, unsigned cap,
+		       const char *entry);
 void exec_start(struct agent *a, struct aconn *c, const struct proto_frame *f);
 /* Frames for a running session (STDIN, SIGNAL, RESIZE). */
 void exec_frame(struct aconn *c, const struct proto_frame *f);

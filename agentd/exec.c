@@ -35,17 +35,24 @@ struct exec_req {
 };
 
 /* Adds or replaces NAME=... in the environment (later wins). */
-static void exec_setenv(struct exec_req *r, const char *entry)
+unsigned agent_env_set(const char **envp, unsigned n, unsigned cap,
+		       const char *entry)
 {
 	size_t nl = strcspn(entry, "=");
 
-	for (unsigned i = 0; i < r->envc; i++)
-		if (!strncmp(r->envp[i], entry, nl) && r->envp[i][nl] == '=') {
-			r->envp[i] = entry;
-			return;
+	for (unsigned i = 0; i < n; i++)
+		if (!strncmp(envp[i], entry, nl) && envp[i][nl] == '=') {
+			envp[i] = entry;
+			return n;
 		}
-	if (r->envc < AGENT_MAX_ARGS + 7)
-		r->envp[r->envc++] = entry;
+	if (n < cap)
+		envp[n++] = entry;
+	return n;
+}
+
+static void exec_setenv(struct exec_req *r, const char *entry)
+{
+	r->envc = agent_env_set(r->envp, r->envc, AGENT_MAX_ARGS + 7, entry);
 }
 
 static const char *exec_getenv(const struct exec_req *r, const char *name)

@@ -144,7 +144,8 @@ bool init_preflight(struct init_cfg *c, char *err, size_t len)
  * inherited environment with --init-env merged on top (later wins). */
 static void init_exec(struct init_cfg *c)
 {
-	static char *argv[INIT_MAX_ARGS + 2], *envp[INIT_MAX_ENV + INIT_MAX_ARGS + 1];
+	static char *argv[INIT_MAX_ARGS + 2];
+	static const char *envp[INIT_MAX_ENV + INIT_MAX_ARGS + 1];
 	unsigned n = 0;
 	sigset_t none;
 
@@ -154,21 +155,14 @@ static void init_exec(struct init_cfg *c)
 		signal(s, SIG_DFL);
 	for (char **e = environ; *e && n < INIT_MAX_ENV; e++)
 		envp[n++] = *e;
-	for (unsigned i = 0; i < c->envc; i++) {
-		size_t kl = (size_t)(strchr(c->env[i], '=') - c->env[i]) + 1;
-		unsigned j = 0;
-
-		while (j < n && strncmp(envp[j], c->env[i], kl))
-			j++;
-		envp[j] = c->env[i];
-		n += j == n;
-	}
+	for (unsigned i = 0; i < c->envc; i++)
+		n = agent_env_set(envp, n, INIT_MAX_ENV + INIT_MAX_ARGS, c->env[i]);
 	envp[n] = NULL;
 	argv[0] = c->path;
 	for (unsigned i = 0; i < c->argc; i++)
 		argv[i + 1] = c->args[i];
 	argv[c->argc + 1] = NULL;
-	execve(c->path, argv, envp);
+	execve(c->path, argv, (char *const *)envp);
 	/* PID 1 cannot exit without a panic; nothing else to run */
 	char why[320];
 	snprintf(why, sizeof(why), "exec %s: %s", c->path, strerror(errno));

@@ -46,16 +46,22 @@ void pconn_free(struct pconn *p)
 	p->fd = -1;
 }
 
-int pconn_fill(struct pconn *p)
+/* Drops the frame handed out last time (its bytes stay valid until the
+ * next pconn_fill or pconn_next). */
+static void pconn_compact(struct pconn *p)
 {
-	size_t cap = PROTO_HDR + PROTO_MAX_PAYLOAD;
-
-	/* drop the frame handed out last time */
 	if (p->in_used) {
 		memmove(p->in, p->in + p->in_used, p->in_len - p->in_used);
 		p->in_len -= p->in_used;
 		p->in_used = 0;
 	}
+}
+
+int pconn_fill(struct pconn *p)
+{
+	size_t cap = PROTO_HDR + PROTO_MAX_PAYLOAD;
+
+	pconn_compact(p);
 	while (p->in_len < cap) {
 		ssize_t n = read(p->fd, p->in + p->in_len, cap - p->in_len);
 
@@ -77,11 +83,7 @@ int pconn_next(struct pconn *p, struct proto_frame *f)
 {
 	const uint8_t *h;
 
-	if (p->in_used) {
-		memmove(p->in, p->in + p->in_used, p->in_len - p->in_used);
-		p->in_len -= p->in_used;
-		p->in_used = 0;
-	}
+	pconn_compact(p);
 	if (p->in_len < PROTO_HDR)
 		return 0;
 	h = p->in;

@@ -225,15 +225,10 @@ static void agent_reap(struct agent *a)
 
 	while (read(a->sig_fd, &si, sizeof(si)) == sizeof(si))
 		;
-	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		bool mine = false;
-
-		for (unsigned i = 0; i < AGENT_MAX_CONNS && !mine; i++)
-			if (a->conns[i].used && a->conns[i].op == OP_EXEC)
-				mine = exec_reaped(a, pid, status) ;
-		if (!mine)
+	/* exec_reaped looks the pid up among the sessions itself */
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+		if (!exec_reaped(a, pid, status))
 			a->reaped++;
-	}
 }
 
 struct agent_poll {

@@ -165,7 +165,7 @@ static int vsock_rx_data(struct vsock *v, struct vsconn *c)
 	if (max > VSOCK_MAX_PKT)
 		max = VSOCK_MAX_PKT;
 	unsigned k = virtq_iov_slice(ch->in, ch->n_in, VSOCK_HDR, max, part);
-	n = vsconn_read(v, c, part, k, max);
+	n = vsconn_read(c, part, k);
 	if (n <= 0) {
 		virtq_unpop(&v->dev->vq[VSOCK_RXQ]);
 		return 0;
@@ -268,7 +268,7 @@ static void vsock_tx_conn(struct vsock *v, struct vsconn *c,
 			return;
 		}
 		unsigned k = virtq_iov_slice(ch->out, ch->n_out, VSOCK_HDR, len, part);
-		if (!vsconn_from_guest(v, c, part, k, len))
+		if (!vsconn_from_guest(c, part, k, len))
 			vsock_conn_reset(v, c, "data beyond the credit we gave");
 		return;
 	case VIRTIO_VSOCK_OP_SHUTDOWN:
@@ -276,7 +276,7 @@ static void vsock_tx_conn(struct vsock *v, struct vsconn *c,
 		c->guest_shut_send |= !!(flags & VIRTIO_VSOCK_SHUTDOWN_SEND);
 		if (c->guest_shut_rcv && c->guest_shut_send)
 			c->deadline = time(NULL) + VSOCK_CLOSE_TIMEOUT_S;
-		vsconn_flush(v, c);
+		vsconn_flush(c);
 		return;
 	case VIRTIO_VSOCK_OP_RST:
 		vsconn_free(v, c);

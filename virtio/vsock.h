@@ -114,14 +114,13 @@ struct vsconn *vsconn_find(struct vsock *v, uint32_t host_port,
 struct vsconn *vsconn_connect_out(struct vsock *v, uint32_t host_port,
 				  uint32_t guest_port);
 /* Guest data: written to fd, the rest buffered. false: credit violated. */
-bool vsconn_from_guest(struct vsock *v, struct vsconn *c,
+bool vsconn_from_guest(struct vsconn *c,
 		       const struct iovec *iov, unsigned n, uint32_t len);
 /* Flushes buffered guest data; owes credit / finishes closes as due. */
-void vsconn_flush(struct vsock *v, struct vsconn *c);
-/* Host data for the guest: reads at most max bytes into iov. >0 bytes,
- * 0 nothing now, <0 EOF or error (state updated). */
-ssize_t vsconn_read(struct vsock *v, struct vsconn *c, const struct iovec *iov,
-		    unsigned n, uint32_t max);
+void vsconn_flush(struct vsconn *c);
+/* Host data for the guest into iov (already cut to the credit and the
+ * packet size). >0 bytes, 0 nothing now, <0 EOF or error (state updated). */
+ssize_t vsconn_read(struct vsconn *c, const struct iovec *iov, unsigned n);
 uint32_t vsconn_credit(const struct vsconn *c);
 void vsconn_free(struct vsock *v, struct vsconn *c);
 void vsconn_update_epoll(struct vsock *v, struct vsconn *c);

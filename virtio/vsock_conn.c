@@ -182,7 +182,7 @@ void vsconn_event(struct vsock *v, struct vsconn *c, uint32_t events)
 			c->owe |= VSCONN_OWE_RST;
 	}
 	if (events & EPOLLOUT)
-		vsconn_flush(v, c);
+		vsconn_flush(c);
 }
 
 struct vsconn *vsconn_connect_out(struct vsock *v, uint32_t host_port,
@@ -234,7 +234,7 @@ static size_t vsconn_write(struct vsconn *c, const struct iovec *iov, unsigned n
 	return r < 0 ? 0 : (size_t)r;
 }
 
-bool vsconn_from_guest(struct vsock *v, struct vsconn *c,
+bool vsconn_from_guest(struct vsconn *c,
 		       const struct iovec *iov, unsigned n, uint32_t len)
 {
 	struct iovec rest[VIRTQ_MAX_SIZE];
@@ -258,13 +258,12 @@ bool vsconn_from_guest(struct vsock *v, struct vsconn *c,
 			       len - done);
 		c->buf_len += (uint32_t)(len - done);
 	}
-	vsconn_flush(v, c);
+	vsconn_flush(c);
 	return true;
 }
 
-void vsconn_flush(struct vsock *v, struct vsconn *c)
+void vsconn_flush(struct vsconn *c)
 {
-	(void)v;
 	if (c->buf_len) {
 		struct iovec iov = { c->buf + c->buf_off, c->buf_len };
 		size_t w = vsconn_write(c, &iov, 1);
@@ -294,16 +293,12 @@ void vsconn_flush(struct vsock *v, struct vsconn *c)
 		c->owe |= VSCONN_OWE_RST;
 }
 
-ssize_t vsconn_read(struct vsock *v, struct vsconn *c, const struct iovec *iov,
-		    unsigned n, uint32_t max)
+ssize_t vsconn_read(struct vsconn *c, const struct iovec *iov, unsigned n)
 {
-	struct iovec part[VIRTQ_MAX_SIZE];
-	unsigned k = virtq_iov_slice(iov, n, 0, max, part);
 	ssize_t r;
 
-	(void)v;
 	do
-		r = readv(c->fd, part, (int)k);
+		r = readv(c->fd, iov, (int)n);
 	while (r < 0 && errno == EINTR);
 	if (r > 0)
 		return r;

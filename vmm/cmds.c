@@ -43,21 +43,29 @@ static int cmds_fail(const char *fmt, ...)
 	return 2;
 }
 
+/* Connects to the agent of the VM whose state is st. */
+static int cmds_connect_state(const struct vmstate *st, struct ctl *c)
+{
+	char sock[PATH_MAX];
+
+	if (ctl_connect(c, state_path(st, "vsock.sock", sock, sizeof(sock)),
+			CMDS_CONNECT_MS) < 0) {
+		ctl_close(c);
+		return cmds_fail("%s: %s", st->name, c->err);
+	}
+	return 0;
+}
+
 /* Opens NAME's state and connects to its agent. */
 static int cmds_connect(const char *state_dir, const char *name, struct ctl *c)
 {
-	char root[PATH_MAX / 4], sock[PATH_MAX];
+	char root[PATH_MAX / 4];
 	struct vmstate st;
 
 	state_root(state_dir, root, sizeof(root));
 	if (state_open(&st, root, name) < 0)
 		return cmds_fail("%s", err_msg());
-	if (ctl_connect(c, state_path(&st, "vsock.sock", sock, sizeof(sock)),
-			CMDS_CONNECT_MS) < 0) {
-		ctl_close(c);
-		return cmds_fail("%s: %s", name, c->err);
-	}
-	return 0;
+	return cmds_connect_state(&st, c);
 }
 
 static int cmds_exec(int argc, char **argv)
@@ -241,7 +249,7 @@ static int cmds_stop(int argc, char **argv)
 	}
 	pid = state_pid(&st);
 	/* ask the agent (it ends sessions, syncs, powers off) ... */
-	if (cmds_connect(state, argv[i], &cl) == 0) {
+	if (cmds_connect_state(&st, &cl) == 0) {
 		if (ctl_call(&cl, P_SHUTDOWN, NULL, 0, NULL, NULL, 5000) < 0)
 			fprintf(stderr, "msbvm: stop: %s\n", cl.err);
 		ctl_close(&cl);

@@ -16,14 +16,6 @@
 
 #define CONTROL_READY_TIMEOUT_S 600
 
-static double control_since(const struct timespec *t0)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
-}
-
 int control_open(struct control *c, struct vm *vm, const struct run_opts *o,
 		 const char *sock, const struct timespec *t0)
 {
@@ -71,7 +63,7 @@ static int control_wait_ready(struct control *c)
 	if (r > 0 && f.type == P_READY && kv_valid(f.data, f.len)) {
 		long long v;
 		c->ready = true;
-		c->ready_s = control_since(&c->t0);
+		c->ready_s = report_since(&c->t0) / 1e3;
 		if (kv_num(kv_get(f.data, f.len, "agent_start_ms"), 0, 1LL << 40, &v))
 			c->agent_start_ms = v;
 		if (kv_num(kv_get(f.data, f.len, "root_ms"), 0, 1LL << 40, &v))

@@ -373,14 +373,6 @@ static void run_quit(void *opaque)
 	vm_request_stop(opaque, VM_STOP_USER);
 }
 
-static double run_since(const struct timespec *t0)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
-}
-
 /* Agent mode: state directory, kernel.log, the agent initramfs, vsock. */
 static int run_agent_prepare(struct vm *vm, struct run_ctx *x)
 {
@@ -540,17 +532,17 @@ int run_vm(const struct run_opts *o, const char *self)
 		run_signal_ctl = &x.ctl;
 	x.rep.first_entry_ms = report_since(&x.t0);
 	log_info("setup took %.2f ms (run start to first vCPU entry)",
-		 run_since(&x.t0) * 1e3);
+		 report_since(&x.t0));
 	enum vm_stop why = vcpu_run(&vm);
 	if (x.have_ctl && x.ctl.shutdown_at.tv_sec)
 		log_info("guest stopped %.0f ms after the SHUTDOWN request",
-			 run_since(&x.ctl.shutdown_at) * 1e3);
+			 report_since(&x.ctl.shutdown_at));
 	if (x.have_ctl)
 		control_finish(&x.ctl);
 	if (prof_finish(&vm.prof) < 0)
 		fprintf(stderr, "msbvm: %s\n", err_msg());
 	console_stop(&vm.console);
-	run_stats(&vm, run_since(&x.t0));
+	run_stats(&vm, report_since(&x.t0) / 1e3);
 	rc = run_result(&vm, &x, why);
 	x.rep.exit_code = rc;
 	x.rep.exit_ms = report_since(&x.t0);
