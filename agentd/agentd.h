@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "proto.h"
+#include "proto/proto.h"
 
 #define AGENT_MAX_CONNS 32
 #define AGENT_MAX_ARGS 1024

@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../vmm/mem.h"
+#include "vmm/core/mem.h"
 
 /* Guest-physical layout of what the VMM writes below 1 MiB. */
 #define BOOT_GDT_ADDR 0x500

@@ -4,7 +4,7 @@
  * CRNG is ready at once instead of waiting for entropy, which is slow on
  * hosts without RDRAND). */
 #include "boot.h"
-#include "../vmm/err.h"
+#include "vmm/core/err.h"
 
 #include <errno.h>
 #include <string.h>

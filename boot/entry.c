@@ -2,7 +2,7 @@
  * holding flat __BOOT_CS (0x10) and __BOOT_DS (0x18), the first 4 GiB
  * identity-mapped with 2 MiB pages, RSI pointing at the zero page. */
 #include "boot.h"
-#include "../vmm/err.h"
+#include "vmm/core/err.h"
 
 #include <errno.h>
 #include <string.h>

@@ -2,7 +2,7 @@
  * offset and size is checked against the file length and each destination
  * against guest RAM through gm_ptr() before a byte is copied. */
 #include "boot.h"
-#include "../vmm/err.h"
+#include "vmm/core/err.h"
 
 #include <elf.h>
 #include <errno.h>

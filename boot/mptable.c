@@ -6,7 +6,7 @@
  * nested development hosts. The structures are the spec's (chapter 4), not
  * a UAPI, so they are declared here. */
 #include "boot.h"
-#include "../vmm/err.h"
+#include "vmm/core/err.h"
 
 #include <errno.h>
 #include <string.h>

@@ -3,7 +3,7 @@
  * checks, data length a multiple of 512, read-only disks). A malformed
  * chain (no room for the status byte) is a driver bug: NEEDS_RESET. */
 #include "blk.h"
-#include "../vmm/err.h"
+#include "vmm/core/err.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -3,7 +3,7 @@
  * 3.1.1) before it reaches the device, so devices never see an invalid
  * queue index or size, nor a queue before DRIVER_OK. */
 #include "mmio.h"
-#include "../vmm/err.h"
+#include "vmm/core/err.h"
 
 #include <linux/virtio_config.h>
 #include <linux/virtio_mmio.h>

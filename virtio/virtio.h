@@ -9,7 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../vmm/mem.h"
+#include "vmm/core/mem.h"
 #include "virtq.h"
 
 #define VDEV_MAX_QUEUES 4

@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
-#include "../vmm/mem.h"
+#include "vmm/core/mem.h"
 
 #define VIRTQ_MAX_SIZE 256
 

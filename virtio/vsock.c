@@ -7,7 +7,7 @@
  * Backend work (Unix sockets) runs in one thread, under the transport
  * lock, woken by the sockets and by queue kicks through an eventfd. */
 #include "vsock.h"
-#include "../vmm/err.h"
+#include "vmm/core/err.h"
 
 #include <endian.h>
 #include <errno.h>

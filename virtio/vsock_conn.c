@@ -4,7 +4,7 @@
  * never reads only ever cost that peer its own connection, and buffers are
  * bounded by the credit we advertise. */
 #include "vsock.h"
-#include "../vmm/err.h"
+#include "vmm/core/err.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -1,6 +1,6 @@
 /* libFuzzer target: the control protocol's frame parser and key=value
  * codec on arbitrary bytes, as agentd and msbvm see them from the peer. */
-#include "../../agentd/proto.h"
+#include "proto/proto.h"
 
 #include <stdlib.h>
 #include <string.h>

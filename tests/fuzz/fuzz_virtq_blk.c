@@ -2,8 +2,8 @@
  * parser: the input becomes the guest's RAM (rings, descriptors, headers,
  * all attacker-controlled) behind a correctly initialised queue, then the
  * driver "notifies". Build: make fuzz; run: build/fuzz/fuzz_virtq_blk. */
-#include "../../virtio/blk.h"
-#include "../../virtio/mmio.h"
+#include "virtio/blk.h"
+#include "virtio/mmio.h"
 
 #include <linux/virtio_config.h>
 #include <linux/virtio_mmio.h>

@@ -1,7 +1,7 @@
 /* Zero page, e820, initrd placement, RNG seed and the 64-bit entry state. */
 #include "check.h"
-#include "../../boot/boot.h"
-#include "../../vmm/err.h"
+#include "boot/boot.h"
+#include "vmm/core/err.h"
 
 #include <errno.h>
 #include <sys/mman.h>

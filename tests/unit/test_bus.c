@@ -1,7 +1,7 @@
 /* Bus registration (sorted, non-overlapping) and dispatch. */
 #include "check.h"
-#include "../../vmm/bus.h"
-#include "../../vmm/err.h"
+#include "vmm/core/bus.h"
+#include "vmm/core/err.h"
 
 #include <errno.h>
 

@@ -1,8 +1,8 @@
 /* Command-line validation and nested-host detection. */
 #include "check.h"
-#include "../../vmm/cli.h"
-#include "../../vmm/err.h"
-#include "../../vmm/nested.h"
+#include "vmm/cli/cli.h"
+#include "vmm/core/err.h"
+#include "vmm/core/nested.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -1,7 +1,7 @@
 /* Console output scanning: the panic line is kept, the power-off line
  * stops the VM, partial lines and CR/LF mixes are handled. */
 #include "check.h"
-#include "../../vmm/console.h"
+#include "vmm/hw/console.h"
 
 #include <fcntl.h>
 #include <unistd.h>

@@ -1,6 +1,6 @@
 /* CMOS RTC register values and the i8042 reset command. */
 #include "check.h"
-#include "../../vmm/legacy.h"
+#include "vmm/hw/legacy.h"
 
 static int resets;
 static void on_reset(void *o) { (void)o; resets++; }

@@ -2,8 +2,8 @@
  * variant is refused with a message naming the problem, never a crash
  * (run under ASan/UBSan). */
 #include "check.h"
-#include "../../boot/boot.h"
-#include "../../vmm/err.h"
+#include "boot/boot.h"
+#include "vmm/core/err.h"
 
 #include <elf.h>
 #include <errno.h>

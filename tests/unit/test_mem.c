@@ -1,6 +1,6 @@
 /* gm_ptr(): the one checked accessor to guest memory. */
 #include "check.h"
-#include "../../vmm/mem.h"
+#include "vmm/core/mem.h"
 
 #include <stdint.h>
 #include <stdlib.h>

@@ -3,7 +3,7 @@
  * peer that never reads. Nothing may crash (ASan/UBSan), block, or grow
  * past the fixed buffers. Plus the key=value codec. */
 #include "check.h"
-#include "../../agentd/proto.h"
+#include "proto/proto.h"
 
 #include <fcntl.h>
 #include <stdlib.h>

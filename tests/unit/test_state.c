@@ -1,8 +1,8 @@
 /* Per-VM state directories: name rules, create / find / stale reuse /
  * remove, and a pid that belongs to some other program. */
 #include "check.h"
-#include "../../vmm/err.h"
-#include "../../vmm/state.h"
+#include "vmm/core/err.h"
+#include "vmm/lib/state.h"
 
 #include <errno.h>
 #include <stdio.h>

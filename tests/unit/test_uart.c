@@ -1,6 +1,6 @@
 /* 16550 register behaviour the Linux 8250 driver depends on. */
 #include "check.h"
-#include "../../vmm/uart.h"
+#include "vmm/hw/uart.h"
 
 #include <linux/serial_reg.h>
 

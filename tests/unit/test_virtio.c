@@ -4,9 +4,9 @@
  * ASan/UBSan), be refused or put the device in NEEDS_RESET, and a correct
  * request afterwards (after a reset where needed) must still work. */
 #include "check.h"
-#include "../../virtio/blk.h"
-#include "../../virtio/mmio.h"
-#include "../../vmm/err.h"
+#include "virtio/blk.h"
+#include "virtio/mmio.h"
+#include "vmm/core/err.h"
 
 #include <fcntl.h>
 #include <linux/virtio_config.h>

@@ -5,9 +5,9 @@
  * bad lengths, packets for unknown connections, credit violations, a
  * read-only rx buffer, bad CONNECT lines and too many host connections. */
 #include "check.h"
-#include "../../virtio/mmio.h"
-#include "../../virtio/vsock.h"
-#include "../../vmm/err.h"
+#include "virtio/mmio.h"
+#include "virtio/vsock.h"
+#include "vmm/core/err.h"
 
 #include <errno.h>
 #include <fcntl.h>

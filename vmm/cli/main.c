@@ -4,7 +4,7 @@
  * mode `run` and `exec` return the command's status instead. */
 #include "cli.h"
 #include "cmds.h"
-#include "err.h"
+#include "vmm/core/err.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -9,7 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../agentd/proto.h"
+#include "proto/proto.h"
 
 struct ctl {
 	struct pconn pc;

@@ -1,12 +1,12 @@
 /* `msbvm run`: resolve inputs, build the VM, boot, report how it ended. */
-#include "cli.h"
+#include "vmm/cli/cli.h"
 #include "control.h"
-#include "err.h"
-#include "nested.h"
-#include "vm.h"
-#include "../boot/boot.h"
-#include "../virtio/blk.h"
-#include "../virtio/vsock.h"
+#include "vmm/core/err.h"
+#include "vmm/core/nested.h"
+#include "vmm/core/vm.h"
+#include "boot/boot.h"
+#include "virtio/blk.h"
+#include "virtio/vsock.h"
 
 #include <errno.h>
 #include <fcntl.h>

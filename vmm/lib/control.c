@@ -1,8 +1,8 @@
 /* Agent-mode controller thread (see control.h). */
 #include "control.h"
 #include "ctl.h"
-#include "err.h"
-#include "vm.h"
+#include "vmm/core/err.h"
+#include "vmm/core/vm.h"
 
 #include <errno.h>
 #include <fcntl.h>

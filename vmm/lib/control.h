@@ -11,7 +11,7 @@
 #include <stdbool.h>
 #include <time.h>
 
-#include "cli.h"
+#include "vmm/cli/cli.h"
 #include "report.h"
 #include "state.h"
 

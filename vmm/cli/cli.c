@@ -1,5 +1,5 @@
 #include "cli.h"
-#include "err.h"
+#include "vmm/core/err.h"
 
 #include <errno.h>
 #include <getopt.h>

@@ -10,13 +10,13 @@
 #include <stdint.h>
 
 #include "bus.h"
-#include "console.h"
-#include "legacy.h"
+#include "vmm/hw/console.h"
+#include "vmm/hw/legacy.h"
 #include "mem.h"
 #include "profile.h"
 #include "ioevent.h"
-#include "uart.h"
-#include "../virtio/mmio.h"
+#include "vmm/hw/uart.h"
+#include "virtio/mmio.h"
 
 enum vm_stop {
 	VM_RUNNING = 0,

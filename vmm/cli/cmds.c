@@ -2,9 +2,9 @@
  * the state root. Exit codes: exec returns the command's status; all of
  * them return 2 for usage errors or an unreachable VM. */
 #include "cmds.h"
-#include "ctl.h"
-#include "err.h"
-#include "state.h"
+#include "vmm/lib/ctl.h"
+#include "vmm/core/err.h"
+#include "vmm/lib/state.h"
 
 #include <dirent.h>
 #include <errno.h>

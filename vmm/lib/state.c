@@ -1,5 +1,5 @@
 #include "state.h"
-#include "err.h"
+#include "vmm/core/err.h"
 
 #include <dirent.h>
 #include <errno.h>

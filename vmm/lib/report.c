@@ -1,6 +1,6 @@
 #include "report.h"
-#include "err.h"
-#include "vm.h"
+#include "vmm/core/err.h"
+#include "vmm/core/vm.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -4,7 +4,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "nested.h"
+#include "vmm/core/nested.h"
 
 #define CLI_MEM_DEFAULT_MIB 128
 #define CLI_MEM_MIN_MIB 32

@@ -9,7 +9,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 
-#include "../virtio/mmio.h"
+#include "virtio/mmio.h"
 
 #define IOEV_MAX 64
 

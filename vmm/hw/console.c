@@ -1,5 +1,5 @@
 #include "console.h"
-#include "err.h"
+#include "vmm/core/err.h"
 #include "uart.h"
 
 #include <errno.h>
