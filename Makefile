@@ -61,9 +61,16 @@ CLI_LIB_SRCS := $(filter-out vmm/cli/main.c,$(CLI_SRCS))
 build/asan/libcli.a: $(CLI_LIB_SRCS:%.c=build/asan/%.o)
 	ar rcs $@ $^
 
-build/asan/tests/%: tests/unit/%.c tests/unit/check.h build/asan/libmsbvm.a build/asan/libcli.a
+# agentd's pure parts (parsers, framing) are unit-tested on the host too;
+# only the tests link these objects, never the msbvm binary or library.
+AGENT_LIB_SRCS := $(filter-out agentd/main.c,$(wildcard agentd/*.c))
+build/asan/libagentd.a: $(AGENT_LIB_SRCS:%.c=build/asan/%.o)
+	ar rcs $@ $^
+
+TEST_LIBS := build/asan/libcli.a build/asan/libagentd.a build/asan/libmsbvm.a
+build/asan/tests/%: tests/unit/%.c tests/unit/check.h $(TEST_LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(ASAN_CFLAGS) -o $@ $< build/asan/libcli.a build/asan/libmsbvm.a -pthread \
+	$(CC) $(ASAN_CFLAGS) -o $@ $< $(TEST_LIBS) -pthread \
 		-fsanitize=address,undefined
 
 unit: $(UNIT_BINS)
