@@ -1,8 +1,8 @@
 #include "cli.h"
-#include "vmm/core/err.h"
 
 #include <errno.h>
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,6 +68,56 @@ static void cli_run_usage(void)
 	       CLI_MEM_DEFAULT_MIB, CLI_MEM_MIN_MIB);
 }
 
+static char cli_err[512];
+
+int cli_fail(int errnum, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(cli_err, sizeof(cli_err), fmt, ap);
+	va_end(ap);
+	return -errnum;
+}
+
+const char *cli_errmsg(void)
+{
+	return cli_err[0] ? cli_err : "unknown error";
+}
+
+int cli_exec_opt(int opt, const char *arg, const char *cmd,
+		 struct cli_exec_args *a)
+{
+	switch (opt) {
+	case 'w': a->workdir = arg; return 1;
+	case 'u': a->user = arg; return 1;
+	case 't': a->tty = 1; return 1;
+	case 'T': a->tty = 0; return 1;
+	case 'e':
+		if (a->n_env == CLI_MAX_ENV || !strchr(arg, '=') || *arg == '=')
+			return cli_fail(EINVAL, "%s: --env '%s': expected NAME=VALUE "
+					"(at most %d)", cmd, arg, CLI_MAX_ENV);
+		a->env[a->n_env++] = arg;
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+static int cli_nested(const char *s, enum msbvm_nested *m)
+{
+	if (!strcmp(s, "auto"))
+		*m = MSBVM_NESTED_AUTO;
+	else if (!strcmp(s, "on"))
+		*m = MSBVM_NESTED_ON;
+	else if (!strcmp(s, "off"))
+		*m = MSBVM_NESTED_OFF;
+	else
+		return cli_fail(EINVAL, "--nested-workarounds '%s': use auto, on "
+				"or off", s);
+	return 0;
+}
+
 int cli_parse_mib(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 {
 	char *end;
@@ -82,7 +132,7 @@ int cli_parse_mib(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 	*out = v;
 	return 0;
 bad:
-	return err_set(EINVAL, "--memory '%s': must be a whole number of MiB "
+	return cli_fail(EINVAL, "--memory '%s': must be a whole number of MiB "
 		       "between %llu and %llu", s, (unsigned long long)min,
 		       (unsigned long long)max);
 }
@@ -134,7 +184,7 @@ int cli_parse_run(int argc, char **argv, struct run_opts *o)
 
 	memset(o, 0, sizeof(*o));
 	o->mem_mib = CLI_MEM_DEFAULT_MIB;
-	o->tty = -1;
+	o->x.tty = -1;
 	opterr = 0;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "+:k:i:m:vhde:w:u:tT", lo, NULL)) != -1) {
@@ -148,42 +198,36 @@ int cli_parse_run(int argc, char **argv, struct run_opts *o)
 		case OPT_ROOTFS: o->rootfs = optarg; break;
 		case OPT_DISK:
 			if (o->n_disks == CLI_MAX_DISKS)
-				return err_set(EINVAL, "run: at most %d --disk options",
+				return cli_fail(EINVAL, "run: at most %d --disk options",
 					       CLI_MAX_DISKS);
 			o->disks[o->n_disks++] = optarg;
 			break;
-		case 'v': log_verbose = 1; break;
+		case 'v': o->verbose = true; break;
 		case 'd': o->detach = true; break;
 		case OPT_NAME: o->name = optarg; break;
 		case OPT_STATE: o->state_dir = optarg; break;
 		case OPT_NO_AGENT: o->no_agent = true; break;
-		case 'w': o->workdir = optarg; break;
-		case 'u': o->user = optarg; break;
-		case 't': o->tty = 1; break;
-		case 'T': o->tty = 0; break;
 		case OPT_REPORT: o->report = optarg; break;
 		case OPT_INIT:
 			if (strcmp(optarg, "auto") && optarg[0] != '/')
-				return err_set(EINVAL, "run: --init '%s': use auto or an "
+				return cli_fail(EINVAL, "run: --init '%s': use auto or an "
 					       "absolute path inside the guest", optarg);
 			o->init = optarg;
 			break;
 		case OPT_INIT_ARG:
 			if (o->n_init_args == CLI_MAX_ENV)
-				return err_set(EINVAL, "run: at most %d --init-arg", CLI_MAX_ENV);
+				return cli_fail(EINVAL, "run: at most %d --init-arg", CLI_MAX_ENV);
 			o->init_args[o->n_init_args++] = optarg;
 			break;
 		case OPT_INIT_ENV:
 			if (o->n_init_env == CLI_MAX_ENV || !strchr(optarg, '=') || *optarg == '=')
-				return err_set(EINVAL, "run: --init-env '%s': expected "
+				return cli_fail(EINVAL, "run: --init-env '%s': expected "
 					       "NAME=VALUE (at most %d)", optarg, CLI_MAX_ENV);
 			o->init_env[o->n_init_env++] = optarg;
 			break;
-		case 'e':
-			if (o->n_env == CLI_MAX_ENV || !strchr(optarg, '=') || *optarg == '=')
-				return err_set(EINVAL, "run: --env '%s': expected NAME=VALUE "
-					       "(at most %d)", optarg, CLI_MAX_ENV);
-			o->env[o->n_env++] = optarg;
+		case 'e': case 'w': case 'u': case 't': case 'T':
+			if ((rc = cli_exec_opt(c, optarg, "run", &o->x)) < 0)
+				return rc;
 			break;
 		case 'h': cli_run_usage(); return 1;
 		case 'm':
@@ -193,14 +237,14 @@ int cli_parse_run(int argc, char **argv, struct run_opts *o)
 				return rc;
 			break;
 		case OPT_NESTED:
-			if ((rc = nested_parse(optarg, &o->nested)) < 0)
+			if ((rc = cli_nested(optarg, &o->nested)) < 0)
 				return rc;
 			break;
 		case ':':
-			return err_set(EINVAL, "run: option %s needs a value",
+			return cli_fail(EINVAL, "run: option %s needs a value",
 				       argv[optind - 1]);
 		default:
-			return err_set(EINVAL, "run: unknown option '%s' (try "
+			return cli_fail(EINVAL, "run: unknown option '%s' (try "
 				       "msbvm run --help)", argv[optind - 1]);
 		}
 	}
@@ -209,19 +253,19 @@ int cli_parse_run(int argc, char **argv, struct run_opts *o)
 	if (o->initrd || o->no_agent) {
 		o->no_agent = true;
 		if (o->cmd || o->detach || o->init)
-			return err_set(EINVAL, "run: a command, -d and --init need the "
+			return cli_fail(EINVAL, "run: a command, -d and --init need the "
 				       "agent; drop --initrd/--no-agent");
 	}
 	else if (!o->rootfs)
-		return err_set(EINVAL, "run: --rootfs IMAGE is needed (the agent "
+		return cli_fail(EINVAL, "run: --rootfs IMAGE is needed (the agent "
 			       "mounts it as /), or --initrd FILE to boot without "
 			       "the agent");
 	if ((o->n_init_args || o->n_init_env) && !o->init)
-		return err_set(EINVAL, "run: --init-arg/--init-env need --init");
+		return cli_fail(EINVAL, "run: --init-arg/--init-env need --init");
 	if (o->detach && o->cmd)
-		return err_set(EINVAL, "run: -d runs no command; start the VM, then "
+		return cli_fail(EINVAL, "run: -d runs no command; start the VM, then "
 			       "use msbvm exec NAME -- CMD");
 	if (o->detach && !o->name)
-		return err_set(EINVAL, "run: -d needs --name NAME");
+		return cli_fail(EINVAL, "run: -d needs --name NAME");
 	return 0;
 }

@@ -4,13 +4,21 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "vmm/core/nested.h"
+#include "include/msbvm.h"
 
 #define CLI_MEM_DEFAULT_MIB 128
 #define CLI_MEM_MIN_MIB 32
 #define CLI_MAX_DISKS 8
 #define CLI_MAX_ENV 64
 
+/* -e/-w/-u/-t/-T, shared by `run` and `exec`: 1 taken, 0 not one of
+ * them, <0 bad value. */
+struct cli_exec_args {
+	const char *env[CLI_MAX_ENV + 1];
+	unsigned n_env;
+	const char *workdir, *user;
+	int tty;                            /* -1 auto, 0 no, 1 yes */
+};
 struct run_opts {
 	const char *kernel, *initrd, *cmdline, *append, *profile;
 	const char *rootfs;                 /* ext4 image, becomes /dev/vda */
@@ -18,13 +26,12 @@ struct run_opts {
 	unsigned n_disks;
 	uint64_t mem_mib;
 	bool console;
-	enum nested_mode nested;
+	enum msbvm_nested nested;
+	bool verbose;
 	/* agent mode (no --initrd): agentd is PID 1 and runs cmd */
 	bool no_agent, detach;
-	const char *name, *state_dir, *workdir, *user;
-	const char *env[CLI_MAX_ENV];
-	unsigned n_env;
-	int tty;                            /* -1 auto, 0 no, 1 yes */
+	const char *name, *state_dir;
+	struct cli_exec_args x;
 	char **cmd;                         /* after "--"; NULL: a shell */
 	const char *init;                   /* --init auto|PATH */
 	const char *report;                 /* --report FILE (JSON) */
@@ -32,11 +39,19 @@ struct run_opts {
 	unsigned n_init_args, n_init_env;
 };
 
+/* The command's own error line (the command is a program: one message
+ * at a time is all it needs); cli_fail records it and returns -errnum. */
+int cli_fail(int errnum, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+const char *cli_errmsg(void);
+
+int cli_exec_opt(int opt, const char *arg, const char *cmd,
+		 struct cli_exec_args *a);
+
 /* Parses `msbvm run` arguments (argv[0] is "run"). 1: help printed. */
 int cli_parse_run(int argc, char **argv, struct run_opts *o);
 /* A strict decimal MiB count within [min, max]; -EINVAL otherwise. */
 int cli_parse_mib(const char *s, uint64_t min, uint64_t max, uint64_t *out);
-/* Boots the VM described by o; returns the process exit code. */
-int run_vm(const struct run_opts *o, const char *self);
+/* `msbvm run`: boots the VM described by o; the process exit code. */
+int cli_run(const struct run_opts *o);
 
 #endif

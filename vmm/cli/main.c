@@ -4,14 +4,10 @@
  * mode `run` and `exec` return the command's status instead. */
 #include "cli.h"
 #include "cmds.h"
-#include "vmm/core/err.h"
 
 #include <stdio.h>
 #include <string.h>
 
-#ifndef MSBVM_VERSION
-#define MSBVM_VERSION "0.1.0"
-#endif
 
 static void main_usage(FILE *f)
 {
@@ -50,7 +46,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
-		printf("msbvm %s\n", MSBVM_VERSION);
+		printf("msbvm %s\n", msbvm_version());
 		return 0;
 	}
 	if ((rc = cmds_main(argc - 1, argv + 1)) >= 0)
@@ -64,8 +60,8 @@ int main(int argc, char **argv)
 	if (rc == 1)
 		return 0;
 	if (rc < 0) {
-		fprintf(stderr, "msbvm: %s\n", err_msg());
+		fprintf(stderr, "msbvm: %s\n", cli_errmsg());
 		return 2;
 	}
-	return run_vm(&o, argv[0]);
+	return cli_run(&o);
 }

@@ -3,9 +3,10 @@
 #include <stdio.h>
 #include <string.h>
 
-int log_verbose;
+#define LOG_BURST 3
 
-static char err_buf[512];
+static _Thread_local char err_buf[512];
+static _Thread_local struct log_sink *log_cur;
 
 int err_set(int errnum, const char *fmt, ...)
 {
@@ -27,48 +28,98 @@ void err_clear(void)
 	err_buf[0] = '\0';
 }
 
-/* Rate limit for guest-caused messages: a small table of keys, each allowed
- * LOG_BURST lines; a hostile guest cannot flood the host log. */
-#define LOG_KEYS 64
-#define LOG_BURST 3
-
-static struct {
-	const char *key;
-	unsigned count;
-} log_seen[LOG_KEYS];
-
-void log_guest(const char *key, const char *fmt, ...)
+void log_sink_init(struct log_sink *l)
 {
-	va_list ap;
-	unsigned *count = NULL;
+	memset(l, 0, sizeof(*l));
+	pthread_mutex_init(&l->lock, NULL);
+}
 
+void log_sink_destroy(struct log_sink *l)
+{
+	pthread_mutex_destroy(&l->lock);
+}
+
+struct log_sink *log_bind(struct log_sink *l)
+{
+	struct log_sink *old = log_cur;
+
+	log_cur = l;
+	return old;
+}
+
+bool log_is_verbose(void)
+{
+	return log_cur && log_cur->verbose;
+}
+
+static void log_emit(const char *line)
+{
+	if (log_cur && log_cur->fn)
+		log_cur->fn(log_cur->opaque, line);
+	else
+		fprintf(stderr, "msbvm: %s\n", line);
+}
+
+/* How many lines key has had, counting this one; a small table per sink
+ * so that a hostile guest cannot flood the host log. */
+static unsigned log_count(const char *key)
+{
+	struct log_sink *l = log_cur;
+	unsigned n = 0;
+
+	if (!l)
+		return 1;
+	pthread_mutex_lock(&l->lock);
 	for (int i = 0; i < LOG_KEYS; i++) {
-		if (log_seen[i].key == key || !log_seen[i].key) {
-			log_seen[i].key = key;
-			count = &log_seen[i].count;
+		if (l->seen[i].key == key || !l->seen[i].key) {
+			l->seen[i].key = key;
+			n = ++l->seen[i].count;
 			break;
 		}
 	}
-	if (count && (*count)++ >= LOG_BURST)
+	pthread_mutex_unlock(&l->lock);
+	return n ? n : 1;
+}
+
+void log_guest(const char *key, const char *fmt, ...)
+{
+	char line[640];
+	unsigned n = log_count(key);
+	int k;
+	va_list ap;
+
+	if (n > LOG_BURST)
 		return;
-	fprintf(stderr, "msbvm: guest: ");
+	k = snprintf(line, sizeof(line), "guest: ");
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(line + k, sizeof(line) - (size_t)k, fmt, ap);
 	va_end(ap);
-	if (count && *count == LOG_BURST)
-		fprintf(stderr, " (further messages of this kind suppressed)");
-	fputc('\n', stderr);
+	if (n == LOG_BURST)
+		strncat(line, " (further messages of this kind suppressed)",
+			sizeof(line) - strlen(line) - 1);
+	log_emit(line);
 }
 
 void log_info(const char *fmt, ...)
 {
+	char line[1024];
 	va_list ap;
 
-	if (!log_verbose)
+	if (!log_is_verbose())
 		return;
-	fprintf(stderr, "msbvm: ");
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	log_emit(line);
+}
+
+void log_error(const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	log_emit(line);
 }

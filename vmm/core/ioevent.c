@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <linux/kvm.h>
-#include <linux/virtio_mmio.h>
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
@@ -37,13 +36,15 @@ int ioev_init(struct ioev *io, int kvm_fd, int vm_fd)
 		       err_set(errno, "epoll_ctl: %s", strerror(errno)) : 0;
 }
 
-static bool ioev_bind_irq(struct ioev *io, unsigned gsi)
+bool ioev_bind_irq(struct ioev *io, unsigned gsi)
 {
 	struct kvm_irqfd f = { .gsi = gsi };
 	int fd;
 
 	if (!io->have_irqfd || gsi >= 32)
 		return false;
+	if (io->irqfd[gsi] >= 0)
+		return true;
 	fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (fd < 0)
 		return false;
@@ -56,36 +57,40 @@ static bool ioev_bind_irq(struct ioev *io, unsigned gsi)
 	return true;
 }
 
-bool ioev_attach(struct ioev *io, struct vmmio *t)
+static struct kvm_ioeventfd ioev_kvm(const struct ioev_slot *s, uint32_t flags)
 {
-	unsigned nq = t->dev.ops->num_queues;
+	return (struct kvm_ioeventfd){
+		.datamatch = s->datamatch, .addr = s->addr, .len = s->len,
+		.fd = s->fd, .flags = KVM_IOEVENTFD_FLAG_DATAMATCH | flags,
+	};
+}
 
-	ioev_bind_irq(io, t->irq);
-	if (!io->have_ioeventfd || io->n + nq > IOEV_MAX)
+bool ioev_add(struct ioev *io, uint64_t addr, unsigned len, uint64_t datamatch,
+	      void (*fn)(void *opaque, unsigned arg), void *opaque, unsigned arg)
+{
+	struct ioev_slot *s = &io->slot[io->n];
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = s };
+	struct kvm_ioeventfd e;
+
+	if (!io->have_ioeventfd || io->n == IOEV_MAX)
 		return false;
-	for (unsigned q = 0; q < nq; q++) {
-		struct ioev_slot *s = &io->slot[io->n];
-		struct kvm_ioeventfd e = {
-			.datamatch = q, .addr = t->base + VIRTIO_MMIO_QUEUE_NOTIFY,
-			.len = 4, .flags = KVM_IOEVENTFD_FLAG_DATAMATCH,
-		};
-		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = s };
-
-		s->fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		if (s->fd < 0)
-			return false;
-		e.fd = s->fd;
-		if (ioctl(io->vm_fd, KVM_IOEVENTFD, &e) < 0 ||
-		    epoll_ctl(io->epfd, EPOLL_CTL_ADD, s->fd, &ev) < 0) {
-			/* Queues bound so far keep working: a notify that does
-			 * not match an ioeventfd still traps to user space. */
-			close(s->fd);
-			return false;
-		}
-		s->t = t;
-		s->queue = q;
-		io->n++;
+	*s = (struct ioev_slot){ .addr = addr, .len = len, .datamatch = datamatch,
+				 .fn = fn, .opaque = opaque, .arg = arg };
+	s->fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (s->fd < 0)
+		return false;
+	e = ioev_kvm(s, 0);
+	if (ioctl(io->vm_fd, KVM_IOEVENTFD, &e) < 0) {
+		close(s->fd);
+		return false;
 	}
+	if (epoll_ctl(io->epfd, EPOLL_CTL_ADD, s->fd, &ev) < 0) {
+		e = ioev_kvm(s, KVM_IOEVENTFD_FLAG_DEASSIGN);
+		ioctl(io->vm_fd, KVM_IOEVENTFD, &e);
+		close(s->fd);
+		return false;
+	}
+	io->n++;
 	return true;
 }
 
@@ -106,6 +111,7 @@ static void *ioev_thread(void *arg)
 	struct ioev *io = arg;
 	struct epoll_event ev[16];
 
+	log_bind(io->log);
 	for (;;) {
 		int n = epoll_wait(io->epfd, ev, 16, -1);
 
@@ -116,7 +122,7 @@ static void *ioev_thread(void *arg)
 			if (!s)
 				return NULL; /* stop_fd */
 			if (read(s->fd, &cnt, sizeof(cnt)) == sizeof(cnt))
-				vmmio_kick(s->t, s->queue);
+				s->fn(s->opaque, s->arg);
 		}
 		if (n < 0 && errno != EINTR)
 			return NULL;
@@ -130,7 +136,7 @@ int ioev_start(struct ioev *io)
 
 	if (!io->n)
 		return 0;
-	/* Signals (SIGINT, SIGUSR1 kicks) belong to the vCPU thread. */
+	/* The library's threads take no signal of the embedding process. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
 	rc = pthread_create(&io->thread, NULL, ioev_thread, io);
@@ -150,11 +156,21 @@ void ioev_stop(struct ioev *io)
 			pthread_join(io->thread, NULL);
 		io->running = false;
 	}
-	for (unsigned i = 0; i < io->n; i++)
+	for (unsigned i = 0; i < io->n; i++) {
+		struct kvm_ioeventfd e = ioev_kvm(&io->slot[i],
+						  KVM_IOEVENTFD_FLAG_DEASSIGN);
+		ioctl(io->vm_fd, KVM_IOEVENTFD, &e);
 		close(io->slot[i].fd);
-	for (unsigned i = 0; i < 32; i++)
-		if (io->irqfd[i] >= 0)
-			close(io->irqfd[i]);
+	}
+	for (unsigned i = 0; i < 32; i++) {
+		struct kvm_irqfd f = { .fd = (uint32_t)io->irqfd[i], .gsi = i,
+				       .flags = KVM_IRQFD_FLAG_DEASSIGN };
+		if (io->irqfd[i] < 0)
+			continue;
+		ioctl(io->vm_fd, KVM_IRQFD, &f);
+		close(io->irqfd[i]);
+		io->irqfd[i] = -1;
+	}
 	if (io->epfd >= 0)
 		close(io->epfd);
 	if (io->stop_fd >= 0)

@@ -28,15 +28,16 @@ static void *prof_timer(void *arg)
 
 	while (!p->stop) {
 		nanosleep(&d, NULL);
-		pthread_kill(p->target, SIGUSR1);
+		pthread_kill(p->target, p->sig);
 	}
 	return NULL;
 }
 
-int prof_start(struct profile *p, const char *path, pthread_t target)
+int prof_start(struct profile *p, const char *path, pthread_t target, int sig)
 {
 	memset(p, 0, sizeof(*p));
 	p->path = path;
+	p->sig = sig;
 	p->target = target;
 	p->t0 = prof_now();
 	p->s = calloc(PROF_MAX_SAMPLES, sizeof(*p->s));
@@ -60,18 +61,26 @@ void prof_sample(struct profile *p, int vcpu_fd)
 	p->n++;
 }
 
+void prof_stop(struct profile *p)
+{
+	if (!p->started)
+		return;
+	p->stop = true;
+	pthread_join(p->timer, NULL);
+	p->started = false;
+}
+
 int prof_finish(struct profile *p)
 {
 	FILE *f;
 
-	if (!p->started)
+	if (!p->s)
 		return 0;
-	p->stop = true;
-	pthread_join(p->timer, NULL);
-	p->started = false;
+	prof_stop(p);
 	f = fopen(p->path, "w");
 	if (!f) {
 		free(p->s);
+		p->s = NULL;
 		return err_set(errno, "profile %s: %s", p->path, strerror(errno));
 	}
 	for (uint32_t i = 0; i < p->n; i++)
@@ -79,5 +88,6 @@ int prof_finish(struct profile *p)
 			(unsigned long long)p->s[i].rip);
 	fclose(f);
 	free(p->s);
+	p->s = NULL;
 	return 0;
 }

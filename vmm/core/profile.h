@@ -6,6 +6,7 @@
 #define MSBVM_PROFILE_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -18,17 +19,21 @@ struct prof_sample {
 struct profile {
 	const char *path;
 	pthread_t timer, target;
-	volatile bool stop;
+	_Atomic bool stop;
+	int sig;
 	bool started;
 	struct prof_sample *s;
 	uint32_t n;
 	uint64_t t0;
 };
 
-int prof_start(struct profile *p, const char *path, pthread_t target);
+/* Kicks target with sig every interval (the vCPU thread's kick signal). */
+int prof_start(struct profile *p, const char *path, pthread_t target, int sig);
+/* Stops the timer thread (before the target thread exits). */
+void prof_stop(struct profile *p);
 /* On the vCPU thread after a kick: record the current RIP. */
 void prof_sample(struct profile *p, int vcpu_fd);
-/* Stops the timer and writes "seconds rip" lines. */
+/* Writes "seconds rip" lines (after prof_stop and the target is gone). */
 int prof_finish(struct profile *p);
 
 #endif

@@ -87,18 +87,18 @@ static void vcpu_fail(struct vm *vm, const char *fmt, ...)
 
 static void vcpu_fail(struct vm *vm, const char *fmt, ...)
 {
+	char msg[sizeof(vm->error)];
 	struct kvm_regs r;
 	size_t n;
 	va_list ap;
 
 	va_start(ap, fmt);
-	n = (size_t)vsnprintf(vm->error, sizeof(vm->error), fmt, ap);
+	n = (size_t)vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if (n < sizeof(vm->error) && ioctl(vm->vcpu_fd, KVM_GET_REGS, &r) == 0)
-		snprintf(vm->error + n, sizeof(vm->error) - n,
-			 " (rip 0x%llx, rsp 0x%llx)", (unsigned long long)r.rip,
-			 (unsigned long long)r.rsp);
-	vm->stop = VM_STOP_ERROR;
+	if (n < sizeof(msg) && ioctl(vm->vcpu_fd, KVM_GET_REGS, &r) == 0)
+		snprintf(msg + n, sizeof(msg) - n, " (rip 0x%llx, rsp 0x%llx)",
+			 (unsigned long long)r.rip, (unsigned long long)r.rsp);
+	vm_fail(vm, VM_STOP_ERROR, msg);
 }
 
 /* KVM_EXIT_INTERNAL_ERROR: for an emulation failure, print the instruction
@@ -151,10 +151,10 @@ static void vcpu_system_event(struct vm *vm)
 {
 	switch (vm->run->system_event.type) {
 	case KVM_SYSTEM_EVENT_SHUTDOWN:
-		vm->stop = VM_STOP_POWEROFF;
+		vm_request_stop(vm, VM_STOP_POWEROFF);
 		break;
 	case KVM_SYSTEM_EVENT_RESET:
-		vm->stop = VM_STOP_RESET;
+		vm_request_stop(vm, VM_STOP_RESET);
 		break;
 	default:
 		vcpu_fail(vm, "guest crashed (system event %u)",
@@ -199,11 +199,47 @@ static void vcpu_exit(struct vm *vm)
 	}
 }
 
+/* While in KVM_RUN only the kick signal is unblocked: it makes KVM_RUN
+ * return EINTR and, blocked again on the way out, stays pending until
+ * vcpu_drain_kicks() takes it. So no handler is ever needed. */
+static int vcpu_signal_mask(struct vm *vm)
+{
+	struct kvm_signal_mask *m;
+	uint64_t mask = ~0ULL & ~(1ULL << (VM_KICK_SIGNAL - 1));
+	int rc = 0;
+
+	m = calloc(1, sizeof(*m) + sizeof(mask));
+	if (!m)
+		return -ENOMEM;
+	m->len = sizeof(mask); /* the kernel's sigset_t is 64 bits on x86-64 */
+	memcpy(m->sigset, &mask, sizeof(mask));
+	if (ioctl(vm->vcpu_fd, KVM_SET_SIGNAL_MASK, m) < 0)
+		rc = -errno;
+	free(m);
+	return rc;
+}
+
+static void vcpu_drain_kicks(void)
+{
+	sigset_t kick;
+	struct timespec zero = { 0, 0 };
+
+	sigemptyset(&kick);
+	sigaddset(&kick, VM_KICK_SIGNAL);
+	while (sigtimedwait(&kick, NULL, &zero) > 0)
+		;
+}
+
 enum vm_stop vcpu_run(struct vm *vm)
 {
-	while (vm->stop == VM_RUNNING) {
+	int rc = vcpu_signal_mask(vm);
+
+	if (rc < 0)
+		vcpu_fail(vm, "KVM_SET_SIGNAL_MASK: %s", strerror(-rc));
+	while (vm_stop_reason(vm) == VM_RUNNING) {
 		if (ioctl(vm->vcpu_fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
+				vcpu_drain_kicks();
 				vm->run->immediate_exit = 0;
 				prof_sample(&vm->prof, vm->vcpu_fd);
 				continue;
@@ -215,5 +251,5 @@ enum vm_stop vcpu_run(struct vm *vm)
 			vm->exits[vm->run->exit_reason]++;
 		vcpu_exit(vm);
 	}
-	return (enum vm_stop)vm->stop;
+	return vm_stop_reason(vm);
 }

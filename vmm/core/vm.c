@@ -3,7 +3,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/virtio_ring.h>
+#include <assert.h>
+#include <stdio.h>
+#include <sys/eventfd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -94,146 +96,130 @@ int vm_set_irq(struct vm *vm, unsigned irq, bool level)
 	return ioctl(vm->vm_fd, KVM_IRQ_LINE, &l) < 0 ? -errno : 0;
 }
 
-static void vm_uart_irq(void *opaque, bool level)
+static void vm_stopped(struct vm *vm)
 {
-	struct vm *vm = opaque;
+	uint64_t one = 1;
 
-	vm_set_irq(vm, UART_COM1_IRQ, level);
+	if (vm->stopped_fd >= 0 && write(vm->stopped_fd, &one, sizeof(one)) < 0)
+		log_info("stopped notice: %s", strerror(errno));
 }
 
-static void vm_virtio_irq(void *opaque, unsigned irq, bool level)
+static void *vm_vcpu_thread(void *arg)
 {
-	struct vm *vm = opaque;
+	struct vm *vm = arg;
 
-	if (!ioev_irq(&vm->io, irq, level))
-		vm_set_irq(vm, irq, level);
-}
-
-/* IOAPIC pins 5..23 for virtio, skipping 8 (the RTC's). */
-static unsigned vm_virtio_irq_for(unsigned i)
-{
-	unsigned irq = 5 + i;
-
-	return irq >= 8 ? irq + 1 : irq;
-}
-
-int vm_add_virtio(struct vm *vm, const struct vdev_ops *ops, void *priv,
-		  char *cmdline, size_t cap)
-{
-	struct vmmio *t;
-	size_t used = strlen(cmdline);
-	int rc;
-
-	if (vm->n_virtio == VM_MAX_VIRTIO)
-		return err_set(ENOSPC, "too many virtio devices (at most %d)",
-			       VM_MAX_VIRTIO);
-	t = &vm->virtio[vm->n_virtio];
-	vmmio_init(t, ops, priv, &vm->gm, VMMIO_BASE + VMMIO_SIZE * vm->n_virtio,
-		   vm_virtio_irq_for(vm->n_virtio), vm_virtio_irq, vm);
-	if ((rc = bus_register(&vm->mmio, t->base, VMMIO_SIZE, vmmio_io, t,
-			       ops->name)) < 0)
-		return rc;
-	/* Benchmark knobs (README): MSBVM_VIRTIO_EVENT_IDX=0 withholds
-	 * EVENT_IDX; MSBVM_IOEVENTFD=0 keeps every device on the trapped path.
-	 * Otherwise use the fast path where KVM can. */
-	const char *e = getenv("MSBVM_VIRTIO_EVENT_IDX");
-	if (e && !strcmp(e, "0"))
-		t->features_off |= 1ULL << VIRTIO_RING_F_EVENT_IDX;
-	e = getenv("MSBVM_IOEVENTFD");
-	bool fast = !(e && !strcmp(e, "0")) && ioev_attach(&vm->io, t);
-	log_info("%s at 0x%llx, IRQ %u: notify via %s, interrupt via %s", ops->name,
-		 (unsigned long long)t->base, t->irq,
-		 fast ? "ioeventfd + I/O thread" : "trapped MMIO",
-		 vm->io.irqfd[t->irq] >= 0 ? "irqfd" : "KVM_IRQ_LINE");
-	if (used + 1 >= cap || vmmio_cmdline(t, cmdline + used + 1, cap - used - 1) < 0)
-		return err_set(E2BIG, "kernel command line too long for %u devices",
-			       vm->n_virtio + 1);
-	cmdline[used] = ' ';
-	vm->n_virtio++;
-	return 0;
-}
-
-static void vm_console_tx(void *opaque, uint8_t byte)
-{
-	struct vm *vm = opaque;
-
-	console_putc(&vm->console, byte);
-}
-
-static void vm_kbd_reset(void *opaque)
-{
-	vm_request_stop(opaque, VM_STOP_RESET);
-}
-
-static void vm_console_poweroff(void *opaque)
-{
-	vm_request_stop(opaque, VM_STOP_POWEROFF);
+	log_bind(vm->log);
+	vcpu_run(vm);
+	vm_stopped(vm);
+	return NULL;
 }
 
 void vm_request_stop(struct vm *vm, enum vm_stop why)
 {
-	if (vm->stop == VM_RUNNING)
-		vm->stop = why;
+	int expect = VM_RUNNING;
+
+	atomic_compare_exchange_strong(&vm->stop, &expect, (int)why);
 	if (vm->run)
 		vm->run->immediate_exit = 1;
-	/* From another thread, knock the vCPU out of KVM_RUN. */
-	if (!pthread_equal(pthread_self(), vm->vcpu_thread))
-		pthread_kill(vm->vcpu_thread, SIGUSR1);
+	/* Knock the vCPU out of KVM_RUN (a no-op from the vCPU itself: its
+	 * loop checks the flag before the next entry). */
+	if (vm->vcpu_started && !pthread_equal(pthread_self(), vm->vcpu_thread))
+		pthread_kill(vm->vcpu_thread, VM_KICK_SIGNAL);
 }
 
-static int vm_legacy_devices(struct vm *vm, int console_fd)
+void vm_fail(struct vm *vm, enum vm_stop why, const char *msg)
 {
-	int rc;
+	int expect = VM_RUNNING;
 
-	console_init(&vm->console, console_fd);
-	vm->console.poweroff = vm_console_poweroff;
-	vm->console.poweroff_opaque = vm;
-	uart_init(&vm->uart, vm_console_tx, vm_uart_irq, vm);
-	vm->kbd.reset = vm_kbd_reset;
-	vm->kbd.opaque = vm;
-	if ((rc = bus_register(&vm->pio, UART_COM1_BASE, 8, uart_io, &vm->uart,
-			       "uart")) < 0 ||
-	    (rc = bus_register(&vm->pio, I8042_DATA_PORT, 5, i8042_io, &vm->kbd,
-			       "i8042")) < 0 ||
-	    (rc = bus_register(&vm->pio, 0x70, 2, rtc_io, &vm->rtc, "rtc")) < 0 ||
-	    (rc = bus_register(&vm->pio, 0x80, 1, sink_io, NULL, "post")) < 0)
-		return rc;
-	return 0;
+	/* the message belongs to the first reason only */
+	if (vm->stop == VM_RUNNING && !vm->error[0])
+		snprintf(vm->error, sizeof(vm->error), "%s", msg);
+	atomic_compare_exchange_strong(&vm->stop, &expect, (int)why);
+	if (vm->run)
+		vm->run->immediate_exit = 1;
 }
 
-int vm_create(struct vm *vm, uint64_t ram_bytes, int console_fd)
+enum vm_stop vm_stop_reason(const struct vm *vm)
 {
-	int rc;
+	return (enum vm_stop)atomic_load(&vm->stop);
+}
 
+void vm_init(struct vm *vm)
+{
 	memset(vm, 0, sizeof(*vm));
-	vm->kvm_fd = vm->vm_fd = vm->vcpu_fd = -1;
+	vm->kvm_fd = vm->vm_fd = vm->vcpu_fd = vm->stopped_fd = -1;
 	ioev_clear(&vm->io);
-	vm->vcpu_thread = pthread_self();
 	vm->pio.name = "port I/O";
 	vm->mmio.name = "MMIO";
+}
+
+int vm_create(struct vm *vm, uint64_t ram_bytes, struct log_sink *log)
+{
+	int rc;
+
+	vm->log = log;
+	vm->stopped_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (vm->stopped_fd < 0)
+		return err_set(errno, "eventfd: %s", strerror(errno));
 	if ((rc = vm_open_kvm(vm)) < 0 || (rc = vm_map_ram(vm, ram_bytes)) < 0 ||
 	    (rc = vm_irqchip(vm)) < 0 ||
 	    (rc = ioev_init(&vm->io, vm->kvm_fd, vm->vm_fd)) < 0 ||
-	    (rc = vm_legacy_devices(vm, console_fd)) < 0 ||
 	    (rc = vcpu_create(vm)) < 0)
 		return rc;
+	vm->io.log = log;
 	return 0;
+}
+
+int vm_start(struct vm *vm)
+{
+	sigset_t all, old;
+	int rc;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	rc = pthread_create(&vm->vcpu_thread, NULL, vm_vcpu_thread, vm);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc)
+		return err_set(rc, "cannot start the vCPU thread: %s", strerror(rc));
+	vm->vcpu_started = true;
+	if (vm->profile_path &&
+	    (rc = prof_start(&vm->prof, vm->profile_path, vm->vcpu_thread,
+			     VM_KICK_SIGNAL)) < 0) {
+		vm_request_stop(vm, VM_STOP_HOST);
+		return rc;
+	}
+	return 0;
+}
+
+void vm_join(struct vm *vm)
+{
+	if (!vm->vcpu_started)
+		return;
+	/* the sampler kicks the vCPU thread: stop it before that thread
+	 * is gone, write its samples after */
+	prof_stop(&vm->prof);
+	pthread_join(vm->vcpu_thread, NULL);
+	vm->vcpu_started = false;
+	if (prof_finish(&vm->prof) < 0)
+		log_error("%s", err_msg());
 }
 
 void vm_destroy(struct vm *vm)
 {
-	console_stop(&vm->console);
+	assert(!vm->vcpu_started);
 	ioev_stop(&vm->io);
 	if (vm->run)
 		munmap(vm->run, vm->run_size);
 	if (vm->gm.host)
 		munmap(vm->gm.host, vm->gm.ram_size);
-	if (vm->vcpu_fd >= 0)
-		close(vm->vcpu_fd);
-	if (vm->vm_fd >= 0)
-		close(vm->vm_fd);
-	if (vm->kvm_fd >= 0)
-		close(vm->kvm_fd);
+	int *fds[] = { &vm->vcpu_fd, &vm->vm_fd, &vm->kvm_fd, &vm->stopped_fd };
+	for (unsigned i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+		if (*fds[i] >= 0) {
+			close(*fds[i]);
+			*fds[i] = -1;
+		}
+	vm->run = NULL;
+	vm->gm.host = NULL;
 	bus_free(&vm->pio);
 	bus_free(&vm->mmio);
 }

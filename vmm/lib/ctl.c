@@ -2,6 +2,7 @@
 #include "ctl.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -68,7 +69,7 @@ static int ctl_handshake(struct ctl *c, int fd, int timeout_ms)
 int ctl_connect(struct ctl *c, const char *sock_path, int timeout_ms)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct kvbuf *kv = &(struct kvbuf){ 0 };
+	struct kvbuf *kv = &c->kv;
 	struct proto_frame f;
 	int fd, rc;
 
@@ -196,19 +197,19 @@ int ctl_write_all(int fd, const uint8_t *p, size_t n)
 
 int ctl_put(struct ctl *c, int fd, const char *path, unsigned mode)
 {
-	static struct kvbuf kv;
-	static uint8_t buf[PROTO_MAX_PAYLOAD];
+	struct kvbuf *kv = &c->kv;
+	uint8_t *buf = c->io;
 	uint32_t id = c->next_id++;
 	struct proto_frame f;
 	ssize_t n;
 	int r;
 
-	kv_init(&kv);
-	kv_add(&kv, "path", path);
-	kv_addf(&kv, "mode", "%o", mode & 07777);
-	pconn_send(&c->pc, P_PUT, 0, id, kv.buf, kv.len);
+	kv_init(kv);
+	kv_add(kv, "path", path);
+	kv_addf(kv, "mode", "%o", mode & 07777);
+	pconn_send(&c->pc, P_PUT, 0, id, kv->buf, kv->len);
 	do {
-		n = read(fd, buf, sizeof(buf));
+		n = read(fd, buf, sizeof(c->io));
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
@@ -229,14 +230,14 @@ int ctl_put(struct ctl *c, int fd, const char *path, unsigned mode)
 
 static int ctl_stream(struct ctl *c, uint16_t type, const char *path, int fd)
 {
-	static struct kvbuf kv;
+	struct kvbuf *kv = &c->kv;
 	uint32_t id = c->next_id++;
 	struct proto_frame f;
 	int r;
 
-	kv_init(&kv);
-	kv_add(&kv, "path", path);
-	pconn_send(&c->pc, type, 0, id, kv.buf, kv.len);
+	kv_init(kv);
+	kv_add(kv, "path", path);
+	pconn_send(&c->pc, type, 0, id, kv->buf, kv->len);
 	for (;;) {
 		if ((r = ctl_wait(c, &f, 600000, -1)) <= 0)
 			return r < 0 ? -EIO : ctl_fail(c, ETIMEDOUT, "agent timed out");
@@ -269,4 +270,21 @@ int ctl_get(struct ctl *c, const char *path, int fd)
 int ctl_list(struct ctl *c, const char *path, int fd)
 {
 	return ctl_stream(c, P_LIST, path, fd);
+}
+
+struct ctl *ctl_new(void)
+{
+	struct ctl *c = calloc(1, sizeof(*c));
+
+	if (c)
+		c->pc.fd = -1;
+	return c;
+}
+
+void ctl_free(struct ctl *c)
+{
+	if (!c)
+		return;
+	ctl_close(c);
+	free(c);
 }

@@ -13,6 +13,10 @@
 
 struct ctl {
 	struct pconn pc;
+	/* scratch for one request at a time: per connection, never static,
+	 * so VMs served from different threads never share it */
+	struct kvbuf kv;
+	uint8_t io[PROTO_MAX_PAYLOAD];
 	uint32_t next_id;
 	char err[512];          /* the last failure, for the user */
 	char err_kind[32];      /* ERROR kind from the agent, or "" */
@@ -23,12 +27,18 @@ struct ctl_exec_opts {
 	const char *const *env;       /* "NAME=VALUE", NULL-terminated, or NULL */
 	const char *cwd, *user;
 	bool tty;
-	int in_fd, out_fd, err_fd;    /* host stdio */
+	int in_fd, out_fd, err_fd;    /* host stdio (-1: none / on_output) */
+	/* output when out_fd/err_fd is -1; stream 1 stdout, 2 stderr */
+	void (*on_output)(void *opaque, int stream, const void *p, size_t n);
+	void *opaque;
 	int stop_fd;                  /* readable: give up (VM gone), or -1 */
 	int sig_fd;                   /* read end: int signals to forward, or -1 */
 };
 
-/* Connects to the agent: CONNECT handshake + HELLO. 0 or -errno, ctl->err. */
+/* Connects to the agent: CONNECT handshake + HELLO. 0 or -errno, ctl->err.
+ * struct ctl is large (buffers): allocate it, ctl_new()/ctl_free(). */
+struct ctl *ctl_new(void);
+void ctl_free(struct ctl *c);
 int ctl_connect(struct ctl *c, const char *sock_path, int timeout_ms);
 void ctl_close(struct ctl *c);
 /* Runs a command; returns its exit status as a shell would (code, or

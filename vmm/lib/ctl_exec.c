@@ -17,28 +17,28 @@
 static int ctl_exec_start(struct ctl *c, const struct ctl_exec_opts *o,
 			  uint32_t id)
 {
-	static struct kvbuf kv;
+	struct kvbuf *kv = &c->kv;
 	struct proto_frame f;
 	struct winsize ws;
 	int r;
 
-	kv_init(&kv);
+	kv_init(kv);
 	for (unsigned i = 0; o->argv[i]; i++)
-		kv_add(&kv, "arg", o->argv[i]);
+		kv_add(kv, "arg", o->argv[i]);
 	for (unsigned i = 0; o->env && o->env[i]; i++)
-		kv_add(&kv, "env", o->env[i]);
+		kv_add(kv, "env", o->env[i]);
 	if (o->cwd)
-		kv_add(&kv, "cwd", o->cwd);
+		kv_add(kv, "cwd", o->cwd);
 	if (o->user)
-		kv_add(&kv, "user", o->user);
+		kv_add(kv, "user", o->user);
 	if (o->tty) {
-		kv_add(&kv, "tty", "1");
+		kv_add(kv, "tty", "1");
 		if (ioctl(o->out_fd, TIOCGWINSZ, &ws) == 0 && ws.ws_row && ws.ws_col) {
-			kv_addf(&kv, "rows", "%u", ws.ws_row);
-			kv_addf(&kv, "cols", "%u", ws.ws_col);
+			kv_addf(kv, "rows", "%u", ws.ws_row);
+			kv_addf(kv, "cols", "%u", ws.ws_col);
 		}
 	}
-	if (kv.overflow || !pconn_send(&c->pc, P_EXEC, 0, id, kv.buf, kv.len)) {
+	if (kv->overflow || !pconn_send(&c->pc, P_EXEC, 0, id, kv->buf, kv->len)) {
 		snprintf(c->err, sizeof(c->err), "command line and environment "
 			 "exceed %u bytes", PROTO_MAX_PAYLOAD);
 		return -1;
@@ -78,9 +78,17 @@ static int ctl_exec_frame(struct ctl *c, const struct proto_frame *f,
 	switch (f->type) {
 	case P_STDOUT:
 	case P_STDERR:
+	{
+		int stream = f->type == P_STDOUT ? 1 : 2;
+		int fd = stream == 1 ? o->out_fd : o->err_fd;
+
 		/* a closed host stdout is the user's choice: keep draining */
-		ctl_write_all(f->type == P_STDOUT ? o->out_fd : o->err_fd, f->data, f->len);
+		if (fd >= 0)
+			ctl_write_all(fd, f->data, f->len);
+		else if (o->on_output && f->len)
+			o->on_output(o->opaque, stream, f->data, f->len);
 		return -2;
+	}
 	case P_EXIT:
 		if (kv_valid(f->data, f->len) &&
 		    kv_num(kv_get(f->data, f->len, "code"), 0, 255, &v))
@@ -101,28 +109,28 @@ static int ctl_exec_frame(struct ctl *c, const struct proto_frame *f,
 static void ctl_exec_signal(struct ctl *c, const struct ctl_exec_opts *o,
 			    uint32_t id)
 {
-	static struct kvbuf kv;
+	struct kvbuf *kv = &c->kv;
 	struct winsize ws;
 	int sig;
 
 	if (read(o->sig_fd, &sig, sizeof(sig)) != sizeof(sig))
 		return;
-	kv_init(&kv);
+	kv_init(kv);
 	if (sig == SIGWINCH) {
 		if (!o->tty || ioctl(o->out_fd, TIOCGWINSZ, &ws) < 0)
 			return;
-		kv_addf(&kv, "rows", "%u", ws.ws_row);
-		kv_addf(&kv, "cols", "%u", ws.ws_col);
-		pconn_send(&c->pc, P_RESIZE, 0, id, kv.buf, kv.len);
+		kv_addf(kv, "rows", "%u", ws.ws_row);
+		kv_addf(kv, "cols", "%u", ws.ws_col);
+		pconn_send(&c->pc, P_RESIZE, 0, id, kv->buf, kv->len);
 		return;
 	}
-	kv_addf(&kv, "sig", "%d", sig);
-	pconn_send(&c->pc, P_SIGNAL, 0, id, kv.buf, kv.len);
+	kv_addf(kv, "sig", "%d", sig);
+	pconn_send(&c->pc, P_SIGNAL, 0, id, kv->buf, kv->len);
 }
 
 static int ctl_exec_loop(struct ctl *c, const struct ctl_exec_opts *o, uint32_t id)
 {
-	static uint8_t buf[PROTO_MAX_PAYLOAD];
+	uint8_t *buf = c->io;
 	bool in_open = o->in_fd >= 0;
 	struct proto_frame f;
 	int r;
@@ -153,7 +161,7 @@ static int ctl_exec_loop(struct ctl *c, const struct ctl_exec_opts *o, uint32_t 
 		if (p[3].revents)
 			ctl_exec_signal(c, o, id);
 		if (p[1].revents) {
-			ssize_t n = read(o->in_fd, buf, sizeof(buf));
+			ssize_t n = read(o->in_fd, buf, sizeof(c->io));
 			if (n < 0 && (errno == EINTR || errno == EAGAIN))
 				continue;
 			in_open = n > 0;

@@ -1,0 +1,191 @@
+/* libmsbvm: boot Linux microVMs on /dev/kvm and run commands in them.
+ *
+ * A VM's life: build a config, msbvm_create() (validates, maps RAM, loads
+ * the kernel; nothing runs yet), msbvm_start() (its own vCPU and device
+ * threads), msbvm_wait_ready() (the guest agent answered), then any number
+ * of msbvm_exec() / msbvm_copy_in() / msbvm_copy_out(), msbvm_stop()
+ * (graceful, then hard) and msbvm_destroy(). A VM started elsewhere (by
+ * `msbvm run -d` or another process) is reached by name with msbvm_open().
+ *
+ * Rules the library keeps: no process-wide state (several VMs in one
+ * process, each with its own threads; handles are not shared between
+ * threads without the caller's locking); no exit(), no signal handlers
+ * installed, no change to the caller's signal mask; its threads block every
+ * signal. The vCPU threads are kicked out of KVM_RUN with MSBVM_KICK_SIGNAL
+ * sent to those threads only (blocked there and consumed with sigtimedwait,
+ * never delivered to a handler): do not send it to the whole process.
+ *
+ * Errors: functions return 0 (or a count) on success and -errno on failure;
+ * a one-line message naming what was wrong is kept on the object that was
+ * called (msbvm_errmsg(), msbvm_config_errmsg()). Nothing is printed to
+ * stdout; guest-caused problems are logged, rate-limited, through the log
+ * callback (default: stderr, "msbvm: " prefix).
+ *
+ * Versioning: MSBVM_API_VERSION grows when functions are added; the soname
+ * changes only when one is removed or changes meaning. */
+#ifndef MSBVM_H
+#define MSBVM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MSBVM_API_VERSION 1
+#define MSBVM_KICK_SIGNAL (SIGRTMIN + 3)
+
+typedef struct msbvm_config msbvm_config;
+typedef struct msbvm msbvm;
+
+/* "0.2.0" and MSBVM_API_VERSION of the library actually linked. */
+const char *msbvm_version(void);
+int msbvm_api_version(void);
+
+/* ---- configuration (copied by msbvm_create; free it any time after) ---- */
+
+msbvm_config *msbvm_config_new(void); /* NULL: out of memory */
+void msbvm_config_free(msbvm_config *c);
+const char *msbvm_config_errmsg(const msbvm_config *c);
+
+/* Guest kernel: ELF vmlinux or bzImage. Default: $MSBVM_KERNEL. */
+int msbvm_config_set_kernel(msbvm_config *c, const char *path);
+/* Agent mode (the default): the agent initramfs (default
+ * $MSBVM_AGENT_INITRD). Without the agent, set_initrd() boots that
+ * initramfs's own /init and set_agent(c, false) the root disk's init. */
+int msbvm_config_set_agent_initrd(msbvm_config *c, const char *path);
+int msbvm_config_set_agent(msbvm_config *c, bool on);
+int msbvm_config_set_initrd(msbvm_config *c, const char *path);
+/* Root file system image (ext4), attached first (/dev/vda). */
+int msbvm_config_set_rootfs(msbvm_config *c, const char *path);
+/* Another virtio-blk disk (vdb, vdc, ... in order; at most 8). */
+int msbvm_config_add_disk(msbvm_config *c, const char *path, bool readonly);
+int msbvm_config_set_memory_mib(msbvm_config *c, uint64_t mib);  /* 32.. */
+int msbvm_config_set_cpus(msbvm_config *c, unsigned n);           /* 1 today */
+/* Name (for msbvm_open; [A-Za-z0-9][A-Za-z0-9_.-]{0,63}; default vm-PID-N)
+ * and the state root holding NAME/ (default: $MSBVM_STATE_DIR,
+ * $XDG_RUNTIME_DIR/msbvm, /run/msbvm as root, /tmp/msbvm-UID). */
+int msbvm_config_set_name(msbvm_config *c, const char *name);
+int msbvm_config_set_state_dir(msbvm_config *c, const char *dir);
+/* Hand PID 1 to a real init after the agent's setup: "auto" or an
+ * absolute path; arguments and KEY=VALUE environment for it. */
+int msbvm_config_set_init(msbvm_config *c, const char *init);
+int msbvm_config_add_init_arg(msbvm_config *c, const char *arg);
+int msbvm_config_add_init_env(msbvm_config *c, const char *kv);
+/* Kernel command line: replace the default, or add to it. */
+int msbvm_config_set_cmdline(msbvm_config *c, const char *cmdline);
+int msbvm_config_append_cmdline(msbvm_config *c, const char *extra);
+/* Guest console output: an fd the library writes to (dup'ed at create).
+ * Default: STATE/NAME/kernel.log in agent mode, discarded otherwise. */
+int msbvm_config_set_console_fd(msbvm_config *c, int fd);
+/* Interactive console input from in_fd (raw mode if a terminal; Ctrl-A x
+ * stops the VM with MSBVM_END_USER). */
+int msbvm_config_set_console_input(msbvm_config *c, int in_fd);
+enum msbvm_nested { MSBVM_NESTED_AUTO, MSBVM_NESTED_ON, MSBVM_NESTED_OFF };
+int msbvm_config_set_nested(msbvm_config *c, enum msbvm_nested mode);
+/* Guest RIP samples to path (development tool). */
+int msbvm_config_set_profile(msbvm_config *c, const char *path);
+/* Where log lines go (info when verbose, guest problems always). */
+typedef void (*msbvm_log_fn)(void *opaque, const char *line);
+int msbvm_config_set_log(msbvm_config *c, msbvm_log_fn fn, void *opaque,
+			 bool verbose);
+
+/* ---- a VM this process runs ---- */
+
+/* Validates the config, creates the state directory (locked for the VM's
+ * life), maps guest RAM, loads the kernel and builds the devices. On
+ * failure *out is NULL and the message is on c. */
+int msbvm_create(msbvm_config *c, msbvm **out);
+/* Starts the vCPU and device threads: the guest boots. */
+int msbvm_start(msbvm *vm);
+/* Waits until the guest agent is ready (agent mode), the VM stops, or
+ * timeout_ms passes (-1: forever). 0 ready; -ETIMEDOUT; -ECHILD the VM
+ * stopped first (see msbvm_wait for how). */
+int msbvm_wait_ready(msbvm *vm, int timeout_ms);
+
+/* How a VM ended. */
+enum msbvm_end {
+	MSBVM_RUNNING = 0,
+	MSBVM_END_POWEROFF,   /* the guest powered off */
+	MSBVM_END_REBOOT,     /* the guest rebooted (a microVM stops) */
+	MSBVM_END_PANIC,      /* guest kernel panic */
+	MSBVM_END_ERROR,      /* triple fault, emulation failure, bad entry */
+	MSBVM_END_STOPPED,    /* msbvm_stop/msbvm_kill by the host */
+	MSBVM_END_USER,       /* Ctrl-A x on the interactive console */
+};
+struct msbvm_status {
+	enum msbvm_end end;
+	char detail[512];     /* panic line or error; "" if none */
+};
+/* Waits until the VM has stopped (timeout_ms -1: forever); 0 and *st
+ * filled, -ETIMEDOUT. The VM's threads are stopped when it returns 0. */
+int msbvm_wait(msbvm *vm, int timeout_ms, struct msbvm_status *st);
+/* Graceful: the agent ends its sessions, syncs and powers the guest off
+ * (through the init after a handoff); after timeout_ms the VM is stopped
+ * hard. Returns when the VM has stopped. For a handle from msbvm_open the
+ * VMM process is sent SIGTERM then SIGKILL after the timeout. */
+int msbvm_stop(msbvm *vm, int timeout_ms);
+/* Hard stop, async-signal-safe (for a SIGINT handler): the vCPU leaves
+ * KVM_RUN at once; msbvm_wait then returns MSBVM_END_STOPPED. */
+void msbvm_kill(msbvm *vm);
+/* Stops what still runs, joins every thread, then frees guest memory,
+ * closes disks and removes the state directory. NULL is fine. */
+void msbvm_destroy(msbvm *vm);
+/* Like destroy, but keeps STATE/NAME/kernel.log (a VM that failed). */
+void msbvm_destroy_keep_log(msbvm *vm);
+
+const char *msbvm_errmsg(const msbvm *vm);
+const char *msbvm_name(const msbvm *vm);
+const char *msbvm_state_path(const msbvm *vm); /* STATE/NAME */
+
+/* ---- a VM started elsewhere, by name ---- */
+
+/* Opens a running VM (another process's or this one's) for exec, copy and
+ * stop. Fails with -ENOENT "no running VM named ..." (message on c, which
+ * supplies the state dir). */
+int msbvm_open(msbvm_config *c, const char *name, msbvm **out);
+/* Calls fn for every VM under the state root: running or stale (its VMM
+ * died; kernel.log kept). Returns the count or -errno. */
+typedef void (*msbvm_list_fn)(void *opaque, const char *name, int pid,
+			      bool running);
+int msbvm_list(msbvm_config *c, msbvm_list_fn fn, void *opaque);
+/* Removes a stale VM's state; -EBUSY if it is running. */
+int msbvm_remove_stale(msbvm_config *c, const char *name);
+
+/* ---- commands and files (agent mode) ---- */
+
+enum msbvm_stream { MSBVM_STDOUT = 1, MSBVM_STDERR = 2 };
+typedef void (*msbvm_output_fn)(void *opaque, enum msbvm_stream s,
+				const void *data, size_t len);
+struct msbvm_exec {
+	const char *const *argv;     /* NULL-terminated, argv[0] looked up in PATH */
+	const char *const *env;      /* "K=V", NULL-terminated, or NULL */
+	const char *cwd, *user;      /* NULL: "/" and root */
+	bool tty;                    /* a pty in the guest (raw mode on stdin_fd) */
+	int stdin_fd;                /* -1: no input (EOF at once) */
+	int stdout_fd, stderr_fd;    /* -1: use on_output, or discard */
+	msbvm_output_fn on_output;   /* called when the fd is -1 */
+	void *opaque;
+	int signal_fd;               /* read end of a pipe of ints: signals to
+				      * forward to the command; -1 none */
+};
+/* Runs a command and waits for it. Returns its status as a shell reports
+ * it: the exit code, 128+N for signal N, 127 not found, 126 not
+ * executable (msbvm_errmsg says why), or -errno if it could not run. */
+int msbvm_exec(msbvm *vm, const struct msbvm_exec *e);
+/* Copies a regular file. copy_out writes a temporary file beside
+ * host_path and renames it only on success: nothing is lost on failure. */
+int msbvm_copy_in(msbvm *vm, const char *host_path, const char *guest_path);
+int msbvm_copy_out(msbvm *vm, const char *guest_path, const char *host_path);
+
+/* ---- measurements (benchmarks) ---- */
+
+/* One JSON object: phase times, guest timestamps, exits, RSS. */
+int msbvm_write_report(msbvm *vm, const char *path, int exit_code);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,379 @@
+/* msbvm_config: settings with checks at the setter (each rejects bad input
+ * with a message naming the value), whole-config validation at create,
+ * and the kernel command line the config implies. */
+#include "lib.h"
+#include "vmm/core/err.h"
+#include "vmm/core/nested.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* quiet + no RTC/PIT probing frills: on nested hosts every console line is
+ * hundreds of emulated instructions per byte. reboot=k makes a guest
+ * reboot reach our i8042; panic=-1 turns a panic into a reboot at once. */
+#define CFG_DEFAULT_CMDLINE \
+	"console=ttyS0 reboot=k panic=-1 8250.nr_uarts=1 " \
+	"random.trust_bootloader=on quiet"
+
+int cfg_fail(struct msbvm_config *c, int rc)
+{
+	snprintf(c->err, sizeof(c->err), "%s", err_msg());
+	return rc;
+}
+
+static int cfg_bad(struct msbvm_config *c, int e, const char *msg, const char *v)
+{
+	snprintf(c->err, sizeof(c->err), "%s%s%s%s", msg, v ? " '" : "",
+		 v ? v : "", v ? "'" : "");
+	return -e;
+}
+
+const char *msbvm_config_errmsg(const msbvm_config *c)
+{
+	return c && c->err[0] ? c->err : "no error";
+}
+
+msbvm_config *msbvm_config_new(void)
+{
+	struct msbvm_config *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->mem_mib = CFG_MEM_DEFAULT_MIB;
+	c->cpus = 1;
+	c->agent = true;
+	c->console_fd = c->console_in_fd = -1;
+	return c;
+}
+
+/* Every owned string of c, for free and clone; the sum of fn's results. */
+static int cfg_each(struct msbvm_config *c, int (*fn)(char **s))
+{
+	int sum = 0;
+
+	char **one[] = { &c->kernel, &c->agent_initrd, &c->initrd, &c->rootfs,
+			 &c->cmdline, &c->append, &c->name, &c->state_dir,
+			 &c->init, &c->profile };
+
+	for (unsigned i = 0; i < sizeof(one) / sizeof(one[0]); i++)
+		sum += fn(one[i]);
+	for (unsigned i = 0; i < c->n_disks; i++)
+		sum += fn((char **)&c->disks[i].path);
+	for (unsigned i = 0; i < c->n_init_args; i++)
+		sum += fn(&c->init_args[i]);
+	for (unsigned i = 0; i < c->n_init_env; i++)
+		sum += fn(&c->init_env[i]);
+	return sum;
+}
+
+static int cfg_free_one(char **s)
+{
+	free(*s);
+	*s = NULL;
+	return 0;
+}
+
+static int cfg_dup_one(char **s)
+{
+	return *s && !(*s = strdup(*s));
+}
+
+void msbvm_config_free(msbvm_config *c)
+{
+	if (!c)
+		return;
+	cfg_each(c, cfg_free_one);
+	free(c);
+}
+
+struct msbvm_config *cfg_clone(const struct msbvm_config *c)
+{
+	struct msbvm_config *d = malloc(sizeof(*d));
+
+	if (!d)
+		return NULL;
+	*d = *c;
+	if (cfg_each(d, cfg_dup_one)) { /* a strdup failed: free what worked */
+		msbvm_config_free(d);
+		return NULL;
+	}
+	return d;
+}
+
+static int cfg_str(struct msbvm_config *c, char **dst, const char *v,
+		   const char *what)
+{
+	char *n;
+
+	if (v && !*v)
+		return cfg_bad(c, EINVAL, what, ": empty value");
+	n = v ? strdup(v) : NULL;
+	if (v && !n)
+		return cfg_bad(c, ENOMEM, "out of memory", NULL);
+	free(*dst);
+	*dst = n;
+	return 0;
+}
+
+static int cfg_push(struct msbvm_config *c, char **list, unsigned *n,
+		    const char *v, const char *what)
+{
+	if (*n == CFG_MAX_LIST) {
+		snprintf(c->err, sizeof(c->err), "%s: at most %d", what, CFG_MAX_LIST);
+		return -E2BIG;
+	}
+	list[*n] = NULL;
+	if (cfg_str(c, &list[*n], v, what) < 0)
+		return -EINVAL;
+	(*n)++;
+	return 0;
+}
+
+int msbvm_config_set_kernel(msbvm_config *c, const char *p)
+{
+	return cfg_str(c, &c->kernel, p, "kernel");
+}
+
+int msbvm_config_set_agent_initrd(msbvm_config *c, const char *p)
+{
+	return cfg_str(c, &c->agent_initrd, p, "agent initramfs");
+}
+
+int msbvm_config_set_agent(msbvm_config *c, bool on)
+{
+	c->agent = on;
+	return 0;
+}
+
+int msbvm_config_set_initrd(msbvm_config *c, const char *p)
+{
+	return cfg_str(c, &c->initrd, p, "initrd");
+}
+
+int msbvm_config_set_rootfs(msbvm_config *c, const char *p)
+{
+	return cfg_str(c, &c->rootfs, p, "rootfs");
+}
+
+int msbvm_config_add_disk(msbvm_config *c, const char *path, bool ro)
+{
+	if (c->n_disks == CFG_MAX_DISKS) {
+		snprintf(c->err, sizeof(c->err), "at most %d disks besides the root "
+			 "disk", CFG_MAX_DISKS);
+		return -E2BIG;
+	}
+	c->disks[c->n_disks].path = NULL;
+	if (cfg_str(c, (char **)&c->disks[c->n_disks].path, path, "disk") < 0)
+		return -EINVAL;
+	c->disks[c->n_disks++].ro = ro;
+	return 0;
+}
+
+static uint64_t cfg_host_mib(void)
+{
+	long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
+
+	if (pages <= 0 || psz <= 0)
+		return 1ULL << 20; /* unknown: 1 TiB */
+	return (uint64_t)pages * (uint64_t)psz >> 20;
+}
+
+int msbvm_config_set_memory_mib(msbvm_config *c, uint64_t mib)
+{
+	if (mib < CFG_MEM_MIN_MIB || mib > cfg_host_mib()) {
+		snprintf(c->err, sizeof(c->err), "memory %llu MiB: must be between "
+			 "%d and %llu MiB (this host's RAM)", (unsigned long long)mib,
+			 CFG_MEM_MIN_MIB, (unsigned long long)cfg_host_mib());
+		return -EINVAL;
+	}
+	c->mem_mib = mib;
+	return 0;
+}
+
+int msbvm_config_set_cpus(msbvm_config *c, unsigned n)
+{
+	if (n != 1) {
+		snprintf(c->err, sizeof(c->err), "cpus %u: only 1 vCPU is supported "
+			 "so far", n);
+		return -ENOTSUP;
+	}
+	c->cpus = n;
+	return 0;
+}
+
+int msbvm_config_set_name(msbvm_config *c, const char *name)
+{
+	if (name && !state_name_ok(name)) {
+		snprintf(c->err, sizeof(c->err), "bad VM name '%s': use 1-%d letters, "
+			 "digits, '_', '.' or '-', not starting with '.' or '-'",
+			 name, STATE_NAME_MAX);
+		return -EINVAL;
+	}
+	return cfg_str(c, &c->name, name, "name");
+}
+
+int msbvm_config_set_state_dir(msbvm_config *c, const char *dir)
+{
+	return cfg_str(c, &c->state_dir, dir, "state directory");
+}
+
+int msbvm_config_set_init(msbvm_config *c, const char *init)
+{
+	if (init && strcmp(init, "auto") && init[0] != '/')
+		return cfg_bad(c, EINVAL, "init must be auto or an absolute path "
+			       "inside the guest, not", init);
+	return cfg_str(c, &c->init, init, "init");
+}
+
+int msbvm_config_add_init_arg(msbvm_config *c, const char *arg)
+{
+	return cfg_push(c, c->init_args, &c->n_init_args, arg, "init argument");
+}
+
+static bool cfg_kv_ok(const char *kv)
+{
+	return kv && strchr(kv, '=') && kv[0] != '=';
+}
+
+int msbvm_config_add_init_env(msbvm_config *c, const char *kv)
+{
+	if (!cfg_kv_ok(kv))
+		return cfg_bad(c, EINVAL, "init environment: expected NAME=VALUE, not",
+			       kv ? kv : "");
+	return cfg_push(c, c->init_env, &c->n_init_env, kv, "init environment");
+}
+
+int msbvm_config_set_cmdline(msbvm_config *c, const char *s)
+{
+	return cfg_str(c, &c->cmdline, s, "kernel command line");
+}
+
+int msbvm_config_append_cmdline(msbvm_config *c, const char *s)
+{
+	return cfg_str(c, &c->append, s, "kernel command line addition");
+}
+
+int msbvm_config_set_console_fd(msbvm_config *c, int fd)
+{
+	c->console_fd = fd;
+	return 0;
+}
+
+int msbvm_config_set_console_input(msbvm_config *c, int fd)
+{
+	c->console_in_fd = fd;
+	return 0;
+}
+
+int msbvm_config_set_nested(msbvm_config *c, enum msbvm_nested mode)
+{
+	if (mode != MSBVM_NESTED_AUTO && mode != MSBVM_NESTED_ON &&
+	    mode != MSBVM_NESTED_OFF)
+		return cfg_bad(c, EINVAL, "nested work-arounds: bad mode", NULL);
+	c->nested = mode;
+	return 0;
+}
+
+int msbvm_config_set_profile(msbvm_config *c, const char *path)
+{
+	return cfg_str(c, &c->profile, path, "profile");
+}
+
+int msbvm_config_set_log(msbvm_config *c, msbvm_log_fn fn, void *opaque,
+			 bool verbose)
+{
+	c->log_fn = fn;
+	c->log_opaque = opaque;
+	c->verbose = verbose;
+	return 0;
+}
+
+int cfg_validate(const struct msbvm_config *c)
+{
+	if (!c->kernel)
+		return err_set(EINVAL, "no kernel: set one (--kernel) or "
+			       "MSBVM_KERNEL");
+	if (c->initrd && c->agent)
+		return err_set(EINVAL, "an initrd of your own replaces the agent: "
+			       "turn the agent off to use it");
+	if (c->agent && !c->agent_initrd)
+		return err_set(ENOENT, "agent initramfs not set: build it with "
+			       "`make` (build/agentd.cpio) or set MSBVM_AGENT_INITRD");
+	if (c->agent && !c->rootfs)
+		return err_set(EINVAL, "a root file system image (--rootfs) is "
+			       "needed: the agent mounts it as /");
+	if (!c->agent && c->init)
+		return err_set(EINVAL, "--init needs the agent");
+	if ((c->n_init_args || c->n_init_env) && !c->init)
+		return err_set(EINVAL, "--init-arg/--init-env need --init");
+	return 0;
+}
+
+void cfg_state_root(const struct msbvm_config *c, char *out, size_t len)
+{
+	state_root(c->state_dir, out, len);
+}
+
+/* " key=VALUE" with every byte outside a safe set as %XX, so spaces,
+ * quotes and '=' in init arguments survive the command line
+ * (agentd/init.c decodes). false if it does not fit. */
+static bool cfg_add_param(char *buf, size_t len, const char *key, const char *val)
+{
+	size_t n = strlen(buf);
+	int k = snprintf(buf + n, len - n, " %s=", key);
+
+	if (k < 0 || (size_t)k >= len - n)
+		return false;
+	n += (size_t)k;
+	for (const unsigned char *p = (const unsigned char *)val; *p; p++) {
+		bool safe = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+			    (*p >= '0' && *p <= '9') || strchr("/_.,:+-", *p);
+		if (n + 4 >= len)
+			return false;
+		n += (size_t)snprintf(buf + n, len - n, safe ? "%c" : "%%%02X", *p);
+	}
+	return true;
+}
+
+static int cfg_init_params(const struct msbvm_config *c, char *buf, size_t len)
+{
+	bool ok = !c->init || cfg_add_param(buf, len, "msb.init", c->init);
+
+	for (unsigned i = 0; ok && i < c->n_init_args; i++)
+		ok = cfg_add_param(buf, len, "msb.init_arg", c->init_args[i]);
+	for (unsigned i = 0; ok && i < c->n_init_env; i++)
+		ok = cfg_add_param(buf, len, "msb.init_env", c->init_env[i]);
+	return ok ? 0 : err_set(E2BIG, "kernel command line too long for the "
+				"--init arguments");
+}
+
+int cfg_cmdline(const struct msbvm_config *c, const char *name, char *buf,
+		size_t len)
+{
+	enum msbvm_nested m = c->nested;
+	char why[160] = "forced on", root[128] = "";
+	bool nested = m == MSBVM_NESTED_ON ||
+		      (m == MSBVM_NESTED_AUTO && nested_detect("", why, sizeof(why)));
+
+	/* the agent mounts the root itself (msb.* in agentd/main.c) */
+	if (c->rootfs && !c->agent)
+		snprintf(root, sizeof(root), " root=/dev/vda rw rootfstype=ext4");
+	else if (c->agent)
+		snprintf(root, sizeof(root), " msb.root=/dev/vda msb.hostname=%s", name);
+	int n = snprintf(buf, len, "%s%s%s%s%s%s",
+			 c->cmdline ? c->cmdline : CFG_DEFAULT_CMDLINE, root,
+			 c->append ? " " : "", c->append ? c->append : "",
+			 nested ? " " : "", nested ? nested_cmdline() : "");
+
+	if (nested)
+		log_info("nested KVM work-arounds on (%s): adding '%s'", why,
+			 nested_cmdline());
+	else
+		log_info("nested KVM work-arounds off");
+	if (n < 0 || (size_t)n >= len)
+		return err_set(E2BIG, "kernel command line too long");
+	return cfg_init_params(c, buf, len);
+}

@@ -1,0 +1,83 @@
+/* libmsbvm internals: the objects behind the opaque handles of
+ * include/msbvm.h, shared by config.c (settings and validation),
+ * sandbox.c (a VM this process runs) and client.c (commands, files, and
+ * VMs found by name). */
+#ifndef MSBVM_LIB_H
+#define MSBVM_LIB_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "include/msbvm.h"
+#include "machine.h"
+#include "report.h"
+#include "state.h"
+
+#define CFG_MAX_DISKS 8
+#define CFG_MAX_LIST 64
+#define CFG_MEM_MIN_MIB 32
+#define CFG_MEM_DEFAULT_MIB 128
+#define LIB_ERR_LEN 600
+
+struct msbvm_config {
+	char *kernel, *agent_initrd, *initrd, *rootfs, *cmdline, *append;
+	char *name, *state_dir, *init, *profile;
+	struct machine_disk disks[CFG_MAX_DISKS];
+	unsigned n_disks;
+	char *init_args[CFG_MAX_LIST], *init_env[CFG_MAX_LIST];
+	unsigned n_init_args, n_init_env;
+	uint64_t mem_mib;
+	unsigned cpus;
+	bool agent;
+	int console_fd, console_in_fd;
+	enum msbvm_nested nested;
+	msbvm_log_fn log_fn;
+	void *log_opaque;
+	bool verbose;
+	char err[LIB_ERR_LEN];
+};
+
+struct msbvm {
+	bool owner;                 /* this process runs the VM */
+	struct msbvm_config *cfg;   /* a copy (owner) */
+	struct log_sink log;
+	struct machine *m;          /* owner only */
+	struct vmstate st;
+	bool have_state;
+	char sock[PATH_MAX];        /* the vsock device's Unix socket */
+	int ready_fd;               /* listener sock_1025 (agent READY) */
+	int console_fd;             /* ours, closed at destroy */
+	bool started, ready, joined;
+	pid_t pid;                  /* msbvm_open: the VMM's pid */
+	struct timespec t0, shutdown_at;
+	struct report rep;
+	char err[LIB_ERR_LEN];
+};
+
+/* config.c */
+int cfg_fail(struct msbvm_config *c, int rc);
+struct msbvm_config *cfg_clone(const struct msbvm_config *c);
+/* Everything checkable before any resource is taken; -errno, err_msg. */
+int cfg_validate(const struct msbvm_config *c);
+/* The full kernel command line for this config and VM name. */
+int cfg_cmdline(const struct msbvm_config *c, const char *name, char *buf,
+		size_t len);
+void cfg_state_root(const struct msbvm_config *c, char *out, size_t len);
+
+/* sandbox.c / client.c: record err_msg() (or a message) on the handle */
+int lib_fail(struct msbvm *vm, int rc);
+int lib_failf(struct msbvm *vm, int rc, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* sandbox.c */
+int lib_shutdown(struct msbvm *vm);
+
+/* client.c: handles from msbvm_open */
+int client_wait_gone(struct msbvm *vm, int timeout_ms, struct msbvm_status *st);
+int client_stop(struct msbvm *vm, int timeout_ms);
+void client_close(struct msbvm *vm);
+
+#endif

@@ -1,0 +1,70 @@
+/* The machine: the core VM plus the devices a microVM gets, wired
+ * together: 16550 console, i8042 (reset), CMOS RTC, POST sink, and the
+ * virtio-mmio devices (disks, vsock) in fixed slots. Built from a
+ * validated configuration; owns every device and tears them down in the
+ * order threads require (machine_stop_threads before machine_free). */
+#ifndef MSBVM_MACHINE_H
+#define MSBVM_MACHINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "boot/boot.h"
+#include "virtio/blk.h"
+#include "virtio/mmio.h"
+#include "virtio/vsock.h"
+#include "vmm/core/vm.h"
+#include "vmm/hw/console.h"
+#include "vmm/hw/legacy.h"
+#include "vmm/hw/uart.h"
+
+#define MACHINE_MAX_DISKS 9     /* the root disk and 8 more */
+#define MACHINE_MAX_VIRTIO 16
+
+struct machine_disk {
+	const char *path;
+	bool ro;
+};
+
+/* What machine_build needs, resolved by the library (config.c). */
+struct machine_spec {
+	const char *kernel, *initrd;      /* initrd may be NULL */
+	uint64_t ram_bytes;
+	const char *cmdline;              /* complete, before device words */
+	struct machine_disk disks[MACHINE_MAX_DISKS];
+	unsigned n_disks;
+	const char *vsock_path;           /* NULL: no vsock device */
+	int console_fd;                   /* -1: discard */
+};
+
+struct machine {
+	struct vm vm;
+	struct uart uart;
+	struct console console;
+	struct i8042 kbd;
+	struct rtc rtc;
+	struct vmmio virtio[MACHINE_MAX_VIRTIO];
+	unsigned n_virtio;
+	struct vblk blk[MACHINE_MAX_DISKS];
+	unsigned n_blk;
+	struct vsock vsock;
+	bool have_vsock, vsock_started, io_started;
+	char cmdline[BOOT_CMDLINE_MAX + 1024];
+};
+
+/* Safe to machine_free() after this, whatever happens next. */
+void machine_init(struct machine *m, struct log_sink *log);
+/* Creates the VM and its devices, loads the kernel and initrd and sets
+ * the boot state. -errno with err_msg(). */
+int machine_build(struct machine *m, const struct machine_spec *s,
+		  struct log_sink *log);
+/* Starts device threads, then the vCPU. */
+int machine_start(struct machine *m, int console_in_fd,
+		  void (*quit)(void *), void *quit_opaque);
+/* Stops and joins every thread (vCPU first, then devices): afterwards no
+ * thread touches guest memory. Idempotent. */
+void machine_stop_threads(struct machine *m);
+/* Frees memory and closes disks; threads must be stopped. */
+void machine_free(struct machine *m);
+
+#endif
