@@ -1,50 +1,36 @@
-/* Per-VM state directories: name rules, create / find / stale reuse /
- * remove, and a pid that belongs to some other program. */
+/* Per-VM state directories: name rules, root selection, create / find /
+ * stale reuse / remove, and the checks that keep another local user
+ * (shared /tmp) from steering msbvm into a directory they control. */
 #include "check.h"
 #include "vmm/core/err.h"
 #include "vmm/lib/state.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-int main(void)
+/* a uid that is not ours: "another user" made the directory */
+#define OTHER_UID 12345
+
+static void test_names(void)
 {
-	char dir[] = "/tmp/msbvm-state-XXXXXX", root[256], p[512], rootbuf[256];
-	struct vmstate st, st2;
+	char longname[80];
 
 	CHECK(state_name_ok("web-1") && state_name_ok("a") && state_name_ok("x.y_z"));
 	CHECK(!state_name_ok("") && !state_name_ok(".hidden") && !state_name_ok("-x"));
 	CHECK(!state_name_ok("a/b") && !state_name_ok("a b") && !state_name_ok("../x"));
-	char longname[80];
 	memset(longname, 'a', sizeof(longname) - 1);
 	longname[79] = '\0';
 	CHECK(!state_name_ok(longname));
+}
 
-	CHECK(mkdtemp(dir) != NULL);
-	snprintf(root, sizeof(root), "%s/root", dir);
-	CHECK(state_create(&st, root, "bad/name") == -EINVAL);
-	CHECK_STR_CONTAINS(err_msg(), "bad VM name 'bad/name'");
-	CHECK(state_create(&st, root, "vm1") == 0);
-	struct stat sb;
-	CHECK(stat(st.dir, &sb) == 0 && S_ISDIR(sb.st_mode) && (sb.st_mode & 0777) == 0700);
-	/* our own pid is not an msbvm process: the VM counts as not running */
-	CHECK(state_write_pid(&st, getpid()) == 0);
-	CHECK(state_pid(&st) == 0);
-	CHECK(state_open(&st2, root, "vm1") == -ENOENT);
-	CHECK_STR_CONTAINS(err_msg(), "no running VM named 'vm1'");
-	/* a directory left by a dead VMM is cleaned and reused */
-	FILE *f = fopen(state_path(&st, "kernel.log", p, sizeof(p)), "w");
-	CHECK(f != NULL);
-	if (f)
-		fclose(f);
-	CHECK(state_create(&st2, root, "vm1") == 0);
-	CHECK(access(p, F_OK) != 0);
-	state_remove(&st2);
-	CHECK(access(st2.dir, F_OK) != 0);
-	/* root selection */
+static void test_root_select(void)
+{
+	char rootbuf[256];
+
 	setenv("MSBVM_STATE_DIR", "/x/y", 1);
 	state_root(NULL, rootbuf, sizeof(rootbuf));
 	CHECK(!strcmp(rootbuf, "/x/y"));
@@ -54,7 +40,139 @@ int main(void)
 	setenv("XDG_RUNTIME_DIR", "/run/user/7", 1);
 	state_root(NULL, rootbuf, sizeof(rootbuf));
 	CHECK(!strcmp(rootbuf, "/run/user/7/msbvm"));
+	unsetenv("XDG_RUNTIME_DIR");
+	state_root(NULL, rootbuf, sizeof(rootbuf));
+	CHECK(!strcmp(rootbuf, geteuid() ? "/tmp/msbvm-" : "/run/msbvm") ||
+	      (geteuid() && !strncmp(rootbuf, "/tmp/msbvm-", 11)));
+}
+
+/* Touches ROOT/NAME/file. */
+static void touch(const struct vmstate *s, const char *file)
+{
+	char p[512];
+	FILE *f = fopen(state_path(s, file, p, sizeof(p)), "w");
+
+	CHECK(f != NULL);
+	if (f)
+		fclose(f);
+}
+
+static void test_basic(const char *dir)
+{
+	char root[256], p[512];
+	struct vmstate st, st2;
+	struct stat sb;
+
+	snprintf(root, sizeof(root), "%s/root", dir);
+	CHECK(state_create(&st, root, "bad/name") == -EINVAL);
+	CHECK_STR_CONTAINS(err_msg(), "bad VM name 'bad/name'");
+	CHECK(state_create(&st, root, "vm1") == 0);
+	CHECK(stat(st.dir, &sb) == 0 && S_ISDIR(sb.st_mode) &&
+	      (sb.st_mode & 0777) == 0700);
+	CHECK(stat(root, &sb) == 0 && (sb.st_mode & 0777) == 0700);
+	/* our own pid is not an msbvm process: the VM counts as not running */
+	CHECK(state_write_pid(&st, getpid()) == 0);
+	CHECK(state_pid(&st) == 0);
+	CHECK(state_open(&st2, root, "vm1") == -ENOENT);
+	CHECK_STR_CONTAINS(err_msg(), "no running VM named 'vm1'");
+	/* a directory left by a dead VMM is cleaned and reused */
+	touch(&st, "kernel.log");
+	CHECK(state_create(&st2, root, "vm1") == 0);
+	CHECK(access(state_path(&st, "kernel.log", p, sizeof(p)), F_OK) != 0);
+	state_remove(&st2);
+	CHECK(access(st2.dir, F_OK) != 0);
 	rmdir(root);
-	rmdir(dir);
+}
+
+/* state_create(root, "vm") fails with -err and a message with want. */
+static void create_refused(const char *root, int err, const char *want)
+{
+	struct vmstate st;
+	int rc = state_create(&st, root, "vm");
+
+	CHECK(rc == -err);
+	if (rc != -err)
+		fprintf(stderr, "  state_create(%s): %d (%s)\n", root, rc, err_msg());
+	CHECK_STR_CONTAINS(err_msg(), want);
+	if (rc == 0)
+		state_remove(&st);
+}
+
+/* A state root (e.g. /tmp/msbvm-UID, made in advance by another local
+ * user) that msbvm does not fully own is refused, not used. */
+static void test_root_owner(const char *dir)
+{
+	char root[256], want[512], p[512];
+
+	snprintf(root, sizeof(root), "%s/theirs", dir);
+	CHECK(mkdir(root, 0700) == 0);
+	if (chown(root, OTHER_UID, OTHER_UID) < 0) {
+		printf("state: not root, skipping the other-owner checks\n");
+	} else {
+		snprintf(want, sizeof(want), "state directory %s: owned by uid %d, "
+			 "not %u: refusing to use it", root, OTHER_UID,
+			 (unsigned)geteuid());
+		create_refused(root, EPERM, want);
+		CHECK(access(strcat(strcpy(p, root), "/vm"), F_OK) != 0);
+	}
+	rmdir(root);
+	snprintf(root, sizeof(root), "%s/open", dir);
+	CHECK(mkdir(root, 0700) == 0 && chmod(root, 0777) == 0);
+	create_refused(root, EPERM, "writable by group or others (mode 0777)");
+	CHECK(chmod(root, 01733) == 0);
+	create_refused(root, EPERM, "writable by group or others");
+	CHECK(chmod(root, 0755) == 0);
+	create_refused(root, 0, "");
+	rmdir(root);
+	/* a planted symlink (to a directory the attacker can read) */
+	snprintf(root, sizeof(root), "%s/link", dir);
+	CHECK(symlink(dir, root) == 0);
+	create_refused(root, ELOOP, "is a symbolic link: refusing to use it");
+	unlink(root);
+	snprintf(root, sizeof(root), "%s/file", dir);
+	CHECK(close(creat(root, 0600)) == 0);
+	create_refused(root, ENOTDIR, "not a directory");
+	unlink(root);
+}
+
+/* The same for ROOT/NAME: msbvm reuses an existing one (stale), so it
+ * must be ours too; state_open refuses it as well. */
+static void test_name_owner(const char *dir)
+{
+	char root[256], p[512];
+	struct vmstate st;
+
+	snprintf(root, sizeof(root), "%s/r", dir);
+	snprintf(p, sizeof(p), "%s/vm", root);
+	CHECK(mkdir(root, 0700) == 0 && mkdir(p, 0700) == 0);
+	if (chown(p, OTHER_UID, OTHER_UID) == 0) {
+		create_refused(root, EPERM, "owned by uid 12345");
+		CHECK_STR_CONTAINS(err_msg(), p);
+		CHECK(state_open(&st, root, "vm") == -EPERM);
+		CHECK(chown(p, geteuid(), getegid()) == 0);
+	}
+	CHECK(chmod(p, 0770) == 0);
+	create_refused(root, EPERM, "writable by group or others (mode 0770)");
+	CHECK(state_open(&st, root, "vm") == -EPERM);
+	rmdir(p);
+	/* ROOT/NAME a symlink to elsewhere: not followed */
+	CHECK(symlink(dir, p) == 0);
+	create_refused(root, ELOOP, "is a symbolic link");
+	CHECK(state_open(&st, root, "vm") == -ELOOP);
+	unlink(p);
+	rmdir(root);
+}
+
+int main(void)
+{
+	char dir[] = "/tmp/msbvm-state-XXXXXX";
+
+	CHECK(mkdtemp(dir) != NULL);
+	test_names();
+	test_root_select();
+	test_basic(dir);
+	test_root_owner(dir);
+	test_name_owner(dir);
+	CHECK(rmdir(dir) == 0);
 	return check_result("state");
 }

@@ -59,36 +59,111 @@ static int state_fill(struct vmstate *s, const char *root, const char *name)
 	return 0;
 }
 
+/* Refuses a state directory msbvm does not fully own. Each level msbvm
+ * creates may already exist, made by someone else: /tmp/msbvm-UID in a
+ * shared /tmp can be created in advance by any local user, who could then
+ * swap ROOT/NAME, kernel.log or vsock.sock under us (read the console,
+ * impersonate the agent's socket). So the directory must be ours and
+ * writable by nobody else. */
+static int state_check_dir(const struct stat *st, const char *path)
+{
+	if (!S_ISDIR(st->st_mode))
+		return err_set(ENOTDIR, "state directory %s: not a directory", path);
+	if (st->st_uid != geteuid())
+		return err_set(EPERM, "state directory %s: owned by uid %u, not %u: "
+			       "refusing to use it", path, (unsigned)st->st_uid,
+			       (unsigned)geteuid());
+	if (st->st_mode & 022)
+		return err_set(EPERM, "state directory %s: writable by group or others "
+			       "(mode %04o): refusing to use it", path,
+			       (unsigned)(st->st_mode & 07777));
+	return 0;
+}
+
+/* Opens the state-directory level `name` (relative to `at`; path names it
+ * in messages) and checks it. O_NOFOLLOW: a symlink planted in its place
+ * would send us into a directory someone else controls; the checks then
+ * run on what we opened (fstat), not on a name that can change. */
+static int state_opendir(int at, const char *name, const char *path)
+{
+	int fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+	int e = errno, rc;
+
+	if (fd < 0) {
+		if ((e == ELOOP || e == ENOTDIR) &&
+		    fstatat(at, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISLNK(st.st_mode))
+			return err_set(ELOOP, "state directory %s: is a symbolic link: "
+				       "refusing to use it", path);
+		if (e == ENOTDIR)
+			return err_set(e, "state directory %s: not a directory", path);
+		return err_set(e, "state directory %s: %s", path, strerror(e));
+	}
+	if (fstat(fd, &st) < 0)
+		rc = err_set(errno, "state directory %s: %s", path, strerror(errno));
+	else
+		rc = state_check_dir(&st, path);
+	if (rc < 0) {
+		close(fd);
+		return rc;
+	}
+	return fd;
+}
+
+/* Opens (with create, making them first: mode 0700, an existing one is
+ * reused) the root and ROOT/NAME, both checked. Returns ROOT/NAME's fd;
+ * the root's goes to *rootfd, or is closed when rootfd is NULL. */
+static int state_open_dirs(const struct vmstate *s, bool create, int *rootfd)
+{
+	int r, d;
+
+	if (create && mkdir(s->root, 0700) < 0 && errno != EEXIST)
+		return err_set(errno, "state root %s: %s", s->root, strerror(errno));
+	if ((r = state_opendir(AT_FDCWD, s->root, s->root)) < 0)
+		return r;
+	if (create && mkdirat(r, s->name, 0700) < 0 && errno != EEXIST)
+		d = err_set(errno, "state directory %s: %s", s->dir, strerror(errno));
+	else
+		d = state_opendir(r, s->name, s->dir);
+	if (d < 0 || !rootfd)
+		close(r);
+	else
+		*rootfd = r;
+	return d;
+}
+
 int state_create(struct vmstate *s, const char *root, const char *name)
 {
-	int rc = state_fill(s, root, name);
+	int rc = state_fill(s, root, name), d;
 	pid_t pid;
 
 	if (rc < 0)
 		return rc;
-	if (mkdir(root, 0700) < 0 && errno != EEXIST)
-		return err_set(errno, "state root %s: %s", root, strerror(errno));
-	if (mkdir(s->dir, 0700) == 0)
-		return 0;
-	if (errno != EEXIST)
-		return err_set(errno, "state directory %s: %s", s->dir, strerror(errno));
+	if ((d = state_open_dirs(s, true, NULL)) < 0)
+		return d;
+	close(d);
 	if ((pid = state_pid(s)))
 		return err_set(EEXIST, "a VM named '%s' is already running (pid %d)",
 			       name, (int)pid);
 	state_remove(s); /* left by a VMM that was killed */
-	if (mkdir(s->dir, 0700) < 0)
-		return err_set(errno, "state directory %s: %s", s->dir, strerror(errno));
+	if ((d = state_open_dirs(s, true, NULL)) < 0)
+		return d;
+	close(d);
 	return 0;
 }
 
 int state_open(struct vmstate *s, const char *root, const char *name)
 {
-	struct stat st;
-	int rc = state_fill(s, root, name);
+	int rc = state_fill(s, root, name), d;
 
 	if (rc < 0)
 		return rc;
-	if (stat(s->dir, &st) < 0 || !state_pid(s))
+	if ((d = state_open_dirs(s, false, NULL)) < 0)
+		return d == -ENOENT ? err_set(ENOENT, "no running VM named '%s' "
+					      "(state root %s)", name, root) : d;
+	close(d);
+	if (!state_pid(s))
 		return err_set(ENOENT, "no running VM named '%s' (state root %s)",
 			       name, root);
 	return 0;

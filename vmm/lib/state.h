@@ -17,7 +17,15 @@ struct vmstate {
 };
 
 /* --state-dir, else $MSBVM_STATE_DIR, $XDG_RUNTIME_DIR/msbvm, /run/msbvm
- * (root) or /tmp/msbvm-UID. */
+ * (root) or /tmp/msbvm-UID, the first that is set; only picks the path.
+ *
+ * What is checked, by every function that opens a state directory: the
+ * root and ROOT/NAME (the levels msbvm creates, or reuses when they exist)
+ * are opened without following a symlink and must be directories owned by
+ * geteuid() and not writable by group or others (mode & 022 == 0); else
+ * -ELOOP / -ENOTDIR / -EPERM "state directory D: ...: refusing to use it".
+ * Parents msbvm does not create (/run, $XDG_RUNTIME_DIR, /tmp) are not
+ * checked. */
 void state_root(const char *opt, char *out, size_t len);
 /* [A-Za-z0-9][A-Za-z0-9_.-]{0,63} */
 bool state_name_ok(const char *name);
