@@ -6,6 +6,7 @@
 #include "vmm/lib/state.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -163,6 +164,59 @@ static void test_name_owner(const char *dir)
 	rmdir(root);
 }
 
+/* Whether path holds exactly text. */
+static bool file_is(const char *path, const char *text)
+{
+	char buf[64] = "";
+	FILE *f = fopen(path, "r");
+	size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+
+	if (f)
+		fclose(f);
+	buf[n] = '\0';
+	return f && !strcmp(buf, text);
+}
+
+/* A symlink in the state directory (left there, or planted while the
+ * directory was reachable) must not redirect our writes elsewhere. */
+static void test_nofollow(const char *dir)
+{
+	char root[256], victim[256], p[512];
+	struct vmstate st;
+
+	snprintf(root, sizeof(root), "%s/nf", dir);
+	snprintf(victim, sizeof(victim), "%s/victim", dir);
+	FILE *f = fopen(victim, "w");
+	CHECK(f && fputs("keep", f) >= 0 && fclose(f) == 0);
+	CHECK(state_create(&st, root, "vm") == 0);
+	CHECK(symlink(victim, state_path(&st, "pid.tmp", p, sizeof(p))) == 0);
+	CHECK(state_write_pid(&st, 4242) < 0);
+	CHECK(file_is(victim, "keep"));
+	unlink(p);
+	/* "pid" itself a symlink: replaced by the rename, never written through */
+	CHECK(symlink(victim, state_path(&st, "pid", p, sizeof(p))) == 0);
+	CHECK(state_write_pid(&st, 4242) == 0);
+	CHECK(file_is(victim, "keep") && file_is(p, "4242\n"));
+	/* what callers open kernel.log and vmm.log with */
+	unlink(p);
+	CHECK(symlink(victim, state_path(&st, "kernel.log", p, sizeof(p))) == 0);
+	CHECK(state_open_file(&st, "kernel.log", O_WRONLY | O_CREAT | O_TRUNC,
+			      0600) == -ELOOP);
+	CHECK_STR_CONTAINS(err_msg(), "kernel.log: is a symbolic link");
+	CHECK(state_open_file(&st, "kernel.log", O_RDONLY, 0) == -ELOOP);
+	CHECK(file_is(victim, "keep"));
+	CHECK(state_open_file(&st, "../victim", O_RDONLY, 0) == -EINVAL);
+	CHECK(state_open_file(&st, "..", O_RDONLY, 0) == -EINVAL);
+	int fd = state_open_file(&st, "vmm.log", O_WRONLY | O_CREAT, 0600);
+	CHECK(fd >= 0 && (fcntl(fd, F_GETFD) & FD_CLOEXEC)); /* added for us */
+	if (fd >= 0)
+		close(fd);
+	state_remove(&st);
+	CHECK(access(st.dir, F_OK) != 0 && file_is(victim, "keep"));
+	unlink(victim);
+	rmdir(root);
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/msbvm-state-XXXXXX";
@@ -173,6 +227,7 @@ int main(void)
 	test_basic(dir);
 	test_root_owner(dir);
 	test_name_owner(dir);
+	test_nofollow(dir);
 	CHECK(rmdir(dir) == 0);
 	return check_result("state");
 }

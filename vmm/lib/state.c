@@ -169,39 +169,92 @@ int state_open(struct vmstate *s, const char *root, const char *name)
 	return 0;
 }
 
+int state_open_file(const struct vmstate *s, const char *file, int flags,
+		    mode_t mode)
+{
+	int d, fd, e;
+
+	/* one entry of the state directory: "../x" would leave it */
+	if (!*file || strchr(file, '/') || !strcmp(file, ".") || !strcmp(file, ".."))
+		return err_set(EINVAL, "%s: '%s' is not a file of the state directory",
+			       s->dir, file);
+	if ((d = state_open_dirs(s, false, NULL)) < 0)
+		return d;
+	/* O_NOFOLLOW: a symlink in place of kernel.log or pid.tmp would
+	 * have us truncate and write whatever it points to */
+	fd = openat(d, file, flags | O_NOFOLLOW | O_CLOEXEC, mode);
+	e = errno;
+	close(d);
+	if (fd < 0)
+		return err_set(e, "%s/%s: %s", s->dir, file,
+			       e == ELOOP ? "is a symbolic link: refusing to follow it"
+					  : strerror(e));
+	return fd;
+}
+
+/* Reads the pid file: the pid, or 0 when missing or not a pid. */
+static pid_t state_read_pid(int d)
+{
+	char buf[24];
+	int fd = openat(d, "pid", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+	long pid;
+	char *end;
+
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	pid = strtol(buf, &end, 10);
+	return pid > 0 && pid <= INT_MAX && (*end == '\n' || !*end) ? (pid_t)pid : 0;
+}
+
 int state_write_pid(const struct vmstate *s, pid_t pid)
 {
-	char p[PATH_MAX], tmp[PATH_MAX];
-	FILE *f;
+	char buf[24];
+	int n = snprintf(buf, sizeof(buf), "%d\n", (int)pid), fd, d, rc = 0;
+	ssize_t w;
 
-	state_path(s, "pid.tmp", tmp, sizeof(tmp));
-	if (!(f = fopen(tmp, "w")) || fprintf(f, "%d\n", (int)pid) < 0 ||
-	    fclose(f) != 0 || rename(tmp, state_path(s, "pid", p, sizeof(p))) < 0)
-		return err_set(errno, "%s: %s", tmp, strerror(errno));
-	return 0;
+	if ((fd = state_open_file(s, "pid.tmp", O_WRONLY | O_CREAT | O_TRUNC,
+				  0600)) < 0)
+		return fd;
+	if ((w = write(fd, buf, n)) != n)
+		rc = err_set(w < 0 ? errno : EIO, "%s/pid.tmp: %s", s->dir,
+			     strerror(w < 0 ? errno : EIO));
+	if (close(fd) < 0 && rc == 0)
+		rc = err_set(errno, "%s/pid.tmp: %s", s->dir, strerror(errno));
+	if (rc < 0 || (d = state_open_dirs(s, false, NULL)) < 0)
+		return rc < 0 ? rc : d;
+	/* atomic for readers; rename replaces a symlink named pid, it does
+	 * not write through it */
+	if (renameat(d, "pid.tmp", d, "pid") < 0)
+		rc = err_set(errno, "%s/pid: %s", s->dir, strerror(errno));
+	close(d);
+	return rc;
 }
 
 pid_t state_pid(const struct vmstate *s)
 {
 	char p[PATH_MAX], comm[64] = "";
-	int pid = 0;
-	FILE *f = fopen(state_path(s, "pid", p, sizeof(p)), "r");
+	int d = state_open_dirs(s, false, NULL);
+	pid_t pid;
+	FILE *f;
 
-	if (!f)
+	if (d < 0)
 		return 0;
-	if (fscanf(f, "%d", &pid) != 1 || pid <= 0)
-		pid = 0;
-	fclose(f);
+	pid = state_read_pid(d);
+	close(d);
 	if (!pid || (kill(pid, 0) < 0 && errno == ESRCH))
 		return 0;
 	/* a recycled pid of another program is not our VMM */
-	snprintf(p, sizeof(p), "/proc/%d/comm", pid);
+	snprintf(p, sizeof(p), "/proc/%d/comm", (int)pid);
 	if ((f = fopen(p, "r"))) {
 		if (!fgets(comm, sizeof(comm), f))
 			comm[0] = '\0';
 		fclose(f);
 	}
-	return strncmp(comm, "msbvm", 5) ? 0 : (pid_t)pid;
+	return strncmp(comm, "msbvm", 5) ? 0 : pid;
 }
 
 void state_remove(const struct vmstate *s)

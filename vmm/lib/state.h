@@ -37,6 +37,12 @@ int state_open(struct vmstate *s, const char *root, const char *name);
 /* ROOT/NAME/file into out. */
 const char *state_path(const struct vmstate *s, const char *file, char *out,
 		       size_t len);
+/* Opens ROOT/NAME/file (one name, no '/') with flags | O_NOFOLLOW |
+ * O_CLOEXEC, relative to the checked directory: a symlink there is
+ * refused (-ELOOP), never followed. The fd, or -errno with err_msg(). */
+int state_open_file(const struct vmstate *s, const char *file, int flags,
+		    mode_t mode);
+/* Writes pid to pid.tmp (via state_open_file) and renames it to pid. */
 int state_write_pid(const struct vmstate *s, pid_t pid);
 /* The VMM's pid if it is alive, else 0. */
 pid_t state_pid(const struct vmstate *s);
