@@ -217,6 +217,33 @@ static void test_nofollow(const char *dir)
 	rmdir(root);
 }
 
+/* state_remove deletes the VM's own files only: a symlinked ROOT/NAME is
+ * not followed into the directory it names, a symlink inside is removed
+ * rather than its target. */
+static void test_remove(const char *dir)
+{
+	char root[256], out[256], victim[300], p[512];
+	struct vmstate st;
+
+	snprintf(root, sizeof(root), "%s/rm", dir);
+	snprintf(out, sizeof(out), "%s/elsewhere", dir);
+	snprintf(victim, sizeof(victim), "%s/precious", out);
+	CHECK(mkdir(out, 0700) == 0 && close(creat(victim, 0600)) == 0);
+	CHECK(state_create(&st, root, "vm") == 0);
+	CHECK(rmdir(st.dir) == 0 && symlink(out, st.dir) == 0);
+	state_remove(&st);
+	CHECK(access(victim, F_OK) == 0);
+	CHECK(unlink(st.dir) == 0);
+	/* a symlink entry, and an (unexpected) empty subdirectory */
+	CHECK(state_create(&st, root, "vm") == 0);
+	CHECK(symlink(victim, state_path(&st, "kernel.log", p, sizeof(p))) == 0);
+	CHECK(mkdir(state_path(&st, "sub", p, sizeof(p)), 0700) == 0);
+	touch(&st, "pid");
+	state_remove(&st);
+	CHECK(access(st.dir, F_OK) != 0 && access(victim, F_OK) == 0);
+	CHECK(unlink(victim) == 0 && rmdir(out) == 0 && rmdir(root) == 0);
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/msbvm-state-XXXXXX";
@@ -228,6 +255,7 @@ int main(void)
 	test_root_owner(dir);
 	test_name_owner(dir);
 	test_nofollow(dir);
+	test_remove(dir);
 	CHECK(rmdir(dir) == 0);
 	return check_result("state");
 }

@@ -257,16 +257,39 @@ pid_t state_pid(const struct vmstate *s)
 	return strncmp(comm, "msbvm", 5) ? 0 : pid;
 }
 
-void state_remove(const struct vmstate *s)
+/* Empties the state directory d. Everything goes through d, never a path:
+ * unlinkat removes a symlink entry itself, not its target, and a directory
+ * swapped in for ROOT/NAME meanwhile is not touched. msbvm makes no
+ * subdirectories; an empty one is removed, a full one stays. */
+static void state_clear(int d)
 {
-	DIR *d = opendir(s->dir);
+	/* our own open file description: readdir must not move d's offset */
+	int fd = openat(d, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *dir = fd < 0 ? NULL : fdopendir(fd);
 	struct dirent *de;
 
-	if (d) {
-		while ((de = readdir(d)))
-			if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-				unlinkat(dirfd(d), de->d_name, 0);
-		closedir(d);
+	if (!dir) {
+		if (fd >= 0)
+			close(fd);
+		return;
 	}
-	rmdir(s->dir);
+	while ((de = readdir(dir))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (unlinkat(d, de->d_name, 0) < 0 && errno == EISDIR)
+			unlinkat(d, de->d_name, AT_REMOVEDIR);
+	}
+	closedir(dir);
+}
+
+void state_remove(const struct vmstate *s)
+{
+	int r, d = state_open_dirs(s, false, &r);
+
+	if (d < 0)
+		return; /* gone, or not ours to remove (err_msg says why) */
+	state_clear(d);
+	unlinkat(r, s->name, AT_REMOVEDIR);
+	close(d);
+	close(r);
 }

@@ -46,7 +46,11 @@ int state_open_file(const struct vmstate *s, const char *file, int flags,
 int state_write_pid(const struct vmstate *s, pid_t pid);
 /* The VMM's pid if it is alive, else 0. */
 pid_t state_pid(const struct vmstate *s);
-/* Removes the directory and what msbvm put in it. */
+/* Removes the directory and what msbvm put in it, through a directory fd
+ * opened O_NOFOLLOW: a symlinked ROOT/NAME (or one failing the checks
+ * above) is left alone, a symlink inside is unlinked, not followed, an
+ * empty subdirectory is removed, a non-empty one stays (and so does the
+ * directory). */
 void state_remove(const struct vmstate *s);
 
 #endif
