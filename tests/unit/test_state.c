@@ -6,11 +6,14 @@
 #include "vmm/lib/state.h"
 
 #include <errno.h>
-#include <stdbool.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* a uid that is not ours: "another user" made the directory */
@@ -71,13 +74,19 @@ static void test_basic(const char *dir)
 	CHECK(stat(st.dir, &sb) == 0 && S_ISDIR(sb.st_mode) &&
 	      (sb.st_mode & 0777) == 0700);
 	CHECK(stat(root, &sb) == 0 && (sb.st_mode & 0777) == 0700);
-	/* our own pid is not an msbvm process: the VM counts as not running */
+	/* the creator holds the lock: running, whatever its pid's name */
+	CHECK(st.lock_fd >= 0 && state_running(&st));
+	CHECK(state_pid(&st) == 0); /* not written yet */
 	CHECK(state_write_pid(&st, getpid()) == 0);
-	CHECK(state_pid(&st) == 0);
-	CHECK(state_open(&st2, root, "vm1") == -ENOENT);
-	CHECK_STR_CONTAINS(err_msg(), "no running VM named 'vm1'");
+	CHECK(state_pid(&st) == getpid());
+	CHECK(state_open(&st2, root, "vm1") == 0 && st2.lock_fd == -1);
+	CHECK(state_open(&st2, root, "vm2") == -ENOENT);
+	CHECK_STR_CONTAINS(err_msg(), "no running VM named 'vm2'");
 	/* a directory left by a dead VMM is cleaned and reused */
 	touch(&st, "kernel.log");
+	state_close(&st);
+	CHECK(state_open(&st2, root, "vm1") == -ENOENT);
+	CHECK_STR_CONTAINS(err_msg(), "no running VM named 'vm1'");
 	CHECK(state_create(&st2, root, "vm1") == 0);
 	CHECK(access(state_path(&st, "kernel.log", p, sizeof(p)), F_OK) != 0);
 	state_remove(&st2);
@@ -231,7 +240,9 @@ static void test_remove(const char *dir)
 	CHECK(mkdir(out, 0700) == 0 && close(creat(victim, 0600)) == 0);
 	CHECK(state_create(&st, root, "vm") == 0);
 	CHECK(rmdir(st.dir) == 0 && symlink(out, st.dir) == 0);
-	state_remove(&st);
+	state_remove(&st); /* holding the lock */
+	CHECK(access(victim, F_OK) == 0);
+	state_remove(&st); /* not holding it: `msbvm stop` on a stale VM */
 	CHECK(access(victim, F_OK) == 0);
 	CHECK(unlink(st.dir) == 0);
 	/* a symlink entry, and an (unexpected) empty subdirectory */
@@ -242,6 +253,118 @@ static void test_remove(const char *dir)
 	state_remove(&st);
 	CHECK(access(st.dir, F_OK) != 0 && access(victim, F_OK) == 0);
 	CHECK(unlink(victim) == 0 && rmdir(out) == 0 && rmdir(root) == 0);
+}
+
+/* Two `msbvm run --name x` at once: the loser must fail without touching
+ * the live VM's directory; once the first is gone it is stale and reused. */
+static void test_lock(const char *dir)
+{
+	char root[256], p[512], want[128];
+	struct vmstate a, b;
+
+	snprintf(root, sizeof(root), "%s/lk", dir);
+	CHECK(state_create(&a, root, "x") == 0);
+	CHECK(state_write_pid(&a, getpid()) == 0);
+	touch(&a, "kernel.log");
+	CHECK(state_create(&b, root, "x") == -EEXIST);
+	snprintf(want, sizeof(want), "a VM named 'x' is already running (pid %d)",
+		 (int)getpid());
+	CHECK_STR_CONTAINS(err_msg(), want);
+	CHECK(access(state_path(&a, "kernel.log", p, sizeof(p)), F_OK) == 0);
+	CHECK(access(state_path(&a, "pid", p, sizeof(p)), F_OK) == 0);
+	/* nor may a remover that does not hold the lock (`stop` racing) */
+	CHECK(state_open(&b, root, "x") == 0 && state_pid(&b) == getpid());
+	state_remove(&b);
+	CHECK(access(state_path(&a, "kernel.log", p, sizeof(p)), F_OK) == 0);
+	CHECK(a.lock_fd >= 0 && b.lock_fd == -1 && state_running(&a));
+	state_close(&a);
+	CHECK(a.lock_fd == -1 && !state_running(&a) && state_pid(&a) == 0);
+	CHECK(state_open(&b, root, "x") == -ENOENT);
+	CHECK(access(a.dir, F_OK) == 0); /* closed, not removed */
+	CHECK(state_create(&b, root, "x") == 0 && state_running(&b));
+	CHECK(access(state_path(&b, "kernel.log", p, sizeof(p)), F_OK) != 0);
+	CHECK(access(state_path(&b, "pid", p, sizeof(p)), F_OK) != 0);
+	state_remove(&b);
+	CHECK(b.lock_fd == -1 && access(b.dir, F_OK) != 0);
+	state_close(&b); /* harmless after state_remove */
+	rmdir(root);
+}
+
+/* A VMM killed by SIGKILL runs no cleanup: its VM must show as stale at
+ * once, even while its pid lingers as an unreaped zombie named msbvm. */
+static void test_killed(const char *dir)
+{
+	char root[256], c = 0;
+	struct vmstate st, st2;
+	int p[2];
+	pid_t pid;
+	siginfo_t si;
+
+	snprintf(root, sizeof(root), "%s/kill", dir);
+	CHECK(pipe(p) == 0);
+	if ((pid = fork()) == 0) {
+		prctl(PR_SET_NAME, "msbvm-vmm"); /* what the old check looked for */
+		if (state_create(&st, root, "k") == 0 &&
+		    state_write_pid(&st, getpid()) == 0)
+			c = 'R';
+		if (write(p[1], &c, 1) == 1)
+			pause();
+		_exit(1);
+	}
+	close(p[1]);
+	CHECK(read(p[0], &c, 1) == 1 && c == 'R');
+	close(p[0]);
+	CHECK(state_open(&st, root, "k") == 0 && state_pid(&st) == pid);
+	CHECK(state_create(&st2, root, "k") == -EEXIST);
+	kill(pid, SIGKILL);
+	CHECK(waitid(P_PID, pid, &si, WEXITED | WNOWAIT) == 0);
+	CHECK(state_pid(&st) == 0);
+	CHECK(state_open(&st2, root, "k") == -ENOENT);
+	CHECK(!state_running(&st));
+	waitpid(pid, NULL, 0);
+	CHECK(state_create(&st2, root, "k") == 0);
+	state_remove(&st2);
+	CHECK(rmdir(root) == 0);
+}
+
+/* Many creators of one name at once: exactly one wins, and no loser
+ * clears the winner's files. */
+static void test_race(const char *dir)
+{
+	char root[256], p[512], c, want[32];
+	int ready[2], hold[2], wins = 0, n;
+	struct vmstate st;
+	pid_t kids[8], winner = 0;
+
+	snprintf(root, sizeof(root), "%s/race", dir);
+	CHECK(pipe(ready) == 0 && pipe(hold) == 0);
+	for (n = 0; n < 8 && (kids[n] = fork()) >= 0; n++) {
+		if (kids[n])
+			continue;
+		close(hold[1]);
+		c = state_create(&st, root, "r") == 0 &&
+		    state_write_pid(&st, getpid()) == 0 ? 'R' : 'F';
+		/* the winner holds the lock until the parent has looked */
+		if (write(ready[1], &c, 1) == 1 && read(hold[0], &c, 1) == 0)
+			_exit(0);
+		_exit(1);
+	}
+	close(ready[1]);
+	for (int i = 0; i < n; i++)
+		if (read(ready[0], &c, 1) == 1 && c == 'R')
+			wins++;
+	CHECK(n == 8 && wins == 1);
+	CHECK(state_open(&st, root, "r") == 0 && (winner = state_pid(&st)) > 0);
+	snprintf(want, sizeof(want), "%d\n", (int)winner);
+	CHECK(file_is(state_path(&st, "pid", p, sizeof(p)), want));
+	close(hold[1]);
+	for (int i = 0; i < n; i++)
+		CHECK(waitpid(kids[i], NULL, 0) == kids[i]);
+	close(ready[0]);
+	close(hold[0]);
+	CHECK(!state_running(&st));
+	state_remove(&st);
+	CHECK(rmdir(root) == 0);
 }
 
 int main(void)
@@ -256,6 +379,9 @@ int main(void)
 	test_name_owner(dir);
 	test_nofollow(dir);
 	test_remove(dir);
+	test_lock(dir);
+	test_killed(dir);
+	test_race(dir);
 	CHECK(rmdir(dir) == 0);
 	return check_result("state");
 }

@@ -4,11 +4,12 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 void state_root(const char *opt, char *out, size_t len)
@@ -46,6 +47,7 @@ const char *state_path(const struct vmstate *s, const char *file, char *out,
 
 static int state_fill(struct vmstate *s, const char *root, const char *name)
 {
+	s->lock_fd = -1;
 	if (!state_name_ok(name))
 		return err_set(EINVAL, "bad VM name '%s': use 1-%d letters, digits, "
 			       "'_', '.' or '-', not starting with '.' or '-'",
@@ -111,85 +113,31 @@ static int state_opendir(int at, const char *name, const char *path)
 	return fd;
 }
 
-/* Opens (with create, making them first: mode 0700, an existing one is
- * reused) the root and ROOT/NAME, both checked. Returns ROOT/NAME's fd;
- * the root's goes to *rootfd, or is closed when rootfd is NULL. */
-static int state_open_dirs(const struct vmstate *s, bool create, int *rootfd)
+/* Opens the state root, making it first (mode 0700) with create. */
+static int state_open_root(const struct vmstate *s, bool create)
 {
-	int r, d;
-
 	if (create && mkdir(s->root, 0700) < 0 && errno != EEXIST)
 		return err_set(errno, "state root %s: %s", s->root, strerror(errno));
-	if ((r = state_opendir(AT_FDCWD, s->root, s->root)) < 0)
+	return state_opendir(AT_FDCWD, s->root, s->root);
+}
+
+/* Opens ROOT/NAME, both levels checked: a fresh open file description. */
+static int state_open_dirs(const struct vmstate *s)
+{
+	int r = state_open_root(s, false), d;
+
+	if (r < 0)
 		return r;
-	if (create && mkdirat(r, s->name, 0700) < 0 && errno != EEXIST)
-		d = err_set(errno, "state directory %s: %s", s->dir, strerror(errno));
-	else
-		d = state_opendir(r, s->name, s->dir);
-	if (d < 0 || !rootfd)
-		close(r);
-	else
-		*rootfd = r;
+	d = state_opendir(r, s->name, s->dir);
+	close(r);
 	return d;
 }
 
-int state_create(struct vmstate *s, const char *root, const char *name)
+/* The directory to work in: the locked one we hold, else a fresh one the
+ * caller closes (it is not s->lock_fd). */
+static int state_dirfd(const struct vmstate *s)
 {
-	int rc = state_fill(s, root, name), d;
-	pid_t pid;
-
-	if (rc < 0)
-		return rc;
-	if ((d = state_open_dirs(s, true, NULL)) < 0)
-		return d;
-	close(d);
-	if ((pid = state_pid(s)))
-		return err_set(EEXIST, "a VM named '%s' is already running (pid %d)",
-			       name, (int)pid);
-	state_remove(s); /* left by a VMM that was killed */
-	if ((d = state_open_dirs(s, true, NULL)) < 0)
-		return d;
-	close(d);
-	return 0;
-}
-
-int state_open(struct vmstate *s, const char *root, const char *name)
-{
-	int rc = state_fill(s, root, name), d;
-
-	if (rc < 0)
-		return rc;
-	if ((d = state_open_dirs(s, false, NULL)) < 0)
-		return d == -ENOENT ? err_set(ENOENT, "no running VM named '%s' "
-					      "(state root %s)", name, root) : d;
-	close(d);
-	if (!state_pid(s))
-		return err_set(ENOENT, "no running VM named '%s' (state root %s)",
-			       name, root);
-	return 0;
-}
-
-int state_open_file(const struct vmstate *s, const char *file, int flags,
-		    mode_t mode)
-{
-	int d, fd, e;
-
-	/* one entry of the state directory: "../x" would leave it */
-	if (!*file || strchr(file, '/') || !strcmp(file, ".") || !strcmp(file, ".."))
-		return err_set(EINVAL, "%s: '%s' is not a file of the state directory",
-			       s->dir, file);
-	if ((d = state_open_dirs(s, false, NULL)) < 0)
-		return d;
-	/* O_NOFOLLOW: a symlink in place of kernel.log or pid.tmp would
-	 * have us truncate and write whatever it points to */
-	fd = openat(d, file, flags | O_NOFOLLOW | O_CLOEXEC, mode);
-	e = errno;
-	close(d);
-	if (fd < 0)
-		return err_set(e, "%s/%s: %s", s->dir, file,
-			       e == ELOOP ? "is a symbolic link: refusing to follow it"
-					  : strerror(e));
-	return fd;
+	return s->lock_fd >= 0 ? s->lock_fd : state_open_dirs(s);
 }
 
 /* Reads the pid file: the pid, or 0 when missing or not a pid. */
@@ -208,53 +156,6 @@ static pid_t state_read_pid(int d)
 	buf[n] = '\0';
 	pid = strtol(buf, &end, 10);
 	return pid > 0 && pid <= INT_MAX && (*end == '\n' || !*end) ? (pid_t)pid : 0;
-}
-
-int state_write_pid(const struct vmstate *s, pid_t pid)
-{
-	char buf[24];
-	int n = snprintf(buf, sizeof(buf), "%d\n", (int)pid), fd, d, rc = 0;
-	ssize_t w;
-
-	if ((fd = state_open_file(s, "pid.tmp", O_WRONLY | O_CREAT | O_TRUNC,
-				  0600)) < 0)
-		return fd;
-	if ((w = write(fd, buf, n)) != n)
-		rc = err_set(w < 0 ? errno : EIO, "%s/pid.tmp: %s", s->dir,
-			     strerror(w < 0 ? errno : EIO));
-	if (close(fd) < 0 && rc == 0)
-		rc = err_set(errno, "%s/pid.tmp: %s", s->dir, strerror(errno));
-	if (rc < 0 || (d = state_open_dirs(s, false, NULL)) < 0)
-		return rc < 0 ? rc : d;
-	/* atomic for readers; rename replaces a symlink named pid, it does
-	 * not write through it */
-	if (renameat(d, "pid.tmp", d, "pid") < 0)
-		rc = err_set(errno, "%s/pid: %s", s->dir, strerror(errno));
-	close(d);
-	return rc;
-}
-
-pid_t state_pid(const struct vmstate *s)
-{
-	char p[PATH_MAX], comm[64] = "";
-	int d = state_open_dirs(s, false, NULL);
-	pid_t pid;
-	FILE *f;
-
-	if (d < 0)
-		return 0;
-	pid = state_read_pid(d);
-	close(d);
-	if (!pid || (kill(pid, 0) < 0 && errno == ESRCH))
-		return 0;
-	/* a recycled pid of another program is not our VMM */
-	snprintf(p, sizeof(p), "/proc/%d/comm", (int)pid);
-	if ((f = fopen(p, "r"))) {
-		if (!fgets(comm, sizeof(comm), f))
-			comm[0] = '\0';
-		fclose(f);
-	}
-	return strncmp(comm, "msbvm", 5) ? 0 : pid;
 }
 
 /* Empties the state directory d. Everything goes through d, never a path:
@@ -282,14 +183,214 @@ static void state_clear(int d)
 	closedir(dir);
 }
 
-void state_remove(const struct vmstate *s)
+/* Whether another open file description holds d's lock. A VMM holds it
+ * from state_create until it exits, however it exits: the kernel drops it
+ * with the last fd, SIGKILL included, so unlike a pid (which lingers as a
+ * zombie, then is recycled) it cannot outlive the VMM. The probe takes the
+ * lock shared on a description of its own: on d itself it would convert
+ * the lock d holds. */
+static bool state_held(int d)
 {
-	int r, d = state_open_dirs(s, false, &r);
+	int fd = openat(d, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	bool held;
+
+	if (fd < 0)
+		return false;
+	held = flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+	close(fd); /* drops the shared lock if we got it */
+	return held;
+}
+
+/* flock(how | LOCK_NB), retried for ~10 ms: `ls` and `stop` probe the lock
+ * (state_held) for an instant, which must not make a creator or remover
+ * take a stale VM for a running one. 0 or -errno. */
+static int state_flock(int fd, int how)
+{
+	for (int i = 0;; i++) {
+		if (flock(fd, how | LOCK_NB) == 0)
+			return 0;
+		if (errno != EWOULDBLOCK || i == 10)
+			return -errno;
+		nanosleep(&(struct timespec){ 0, 1000 * 1000 }, NULL);
+	}
+}
+
+/* Whether d is still ROOT/NAME (r: the root): a remover may have taken the
+ * lock and removed the directory between our open and our flock. */
+static bool state_same(int r, const char *name, int d)
+{
+	struct stat a, b;
+
+	return fstat(d, &a) == 0 && fstatat(r, name, &b, AT_SYMLINK_NOFOLLOW) == 0 &&
+	       a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+/* Opens ROOT/NAME and locks it exclusively: then it is ours to set up or
+ * remove, and no VMM runs in it. The fd; -EEXIST "already running" when
+ * another holds the lock; -EAGAIN when it was removed before we had it. */
+static int state_lock(const struct vmstate *s, int r)
+{
+	int d = state_opendir(r, s->name, s->dir), rc;
+	pid_t pid;
 
 	if (d < 0)
-		return; /* gone, or not ours to remove (err_msg says why) */
+		return d;
+	if ((rc = state_flock(d, LOCK_EX)) < 0) {
+		pid = rc == -EWOULDBLOCK ? state_read_pid(d) : 0;
+		close(d);
+		if (rc != -EWOULDBLOCK)
+			return err_set(-rc, "state directory %s: flock: %s", s->dir,
+				       strerror(-rc));
+		if (!pid)
+			return err_set(EEXIST, "a VM named '%s' is already running "
+				       "(starting up)", s->name);
+		return err_set(EEXIST, "a VM named '%s' is already running (pid %d)",
+			       s->name, (int)pid);
+	}
+	if (!state_same(r, s->name, d)) {
+		close(d);
+		return err_set(EAGAIN, "state directory %s: removed while we opened it",
+			       s->dir);
+	}
+	return d;
+}
+
+int state_create(struct vmstate *s, const char *root, const char *name)
+{
+	int rc = state_fill(s, root, name), r, d = -EAGAIN;
+
+	/* again while a remover deletes the directory under us; a few times
+	 * is plenty unless something removes it in a loop */
+	for (int i = 0; rc == 0 && d == -EAGAIN && i < 5; i++) {
+		if ((r = state_open_root(s, true)) < 0)
+			return r;
+		if (mkdirat(r, s->name, 0700) < 0 && errno != EEXIST)
+			d = err_set(errno, "state directory %s: %s", s->dir,
+				    strerror(errno));
+		else
+			d = state_lock(s, r);
+		close(r);
+	}
+	if (rc < 0 || d < 0)
+		return rc < 0 ? rc : d;
+	/* what a VMM that died left (it no longer holds the lock); holding
+	 * it first means two racing creators cannot both clear, and the
+	 * loser never clears the winner's files */
 	state_clear(d);
-	unlinkat(r, s->name, AT_REMOVEDIR);
-	close(d);
-	close(r);
+	s->lock_fd = d;
+	return 0;
+}
+
+int state_open(struct vmstate *s, const char *root, const char *name)
+{
+	int rc = state_fill(s, root, name), d;
+	bool held;
+
+	if (rc < 0)
+		return rc;
+	if ((d = state_open_dirs(s)) < 0 && d != -ENOENT)
+		return d;
+	held = d >= 0 && state_held(d);
+	if (d >= 0)
+		close(d);
+	if (!held)
+		return err_set(ENOENT, "no running VM named '%s' (state root %s)",
+			       name, root);
+	return 0;
+}
+
+bool state_running(const struct vmstate *s)
+{
+	int d = state_open_dirs(s);
+	bool held = d >= 0 && state_held(d);
+
+	if (d >= 0)
+		close(d);
+	return held;
+}
+
+int state_open_file(const struct vmstate *s, const char *file, int flags,
+		    mode_t mode)
+{
+	int d, fd, e;
+
+	/* one entry of the state directory: "../x" would leave it */
+	if (!*file || strchr(file, '/') || !strcmp(file, ".") || !strcmp(file, ".."))
+		return err_set(EINVAL, "%s: '%s' is not a file of the state directory",
+			       s->dir, file);
+	if ((d = state_dirfd(s)) < 0)
+		return d;
+	/* O_NOFOLLOW: a symlink in place of kernel.log or pid.tmp would
+	 * have us truncate and write whatever it points to */
+	fd = openat(d, file, flags | O_NOFOLLOW | O_CLOEXEC, mode);
+	e = errno;
+	if (d != s->lock_fd)
+		close(d);
+	if (fd < 0)
+		return err_set(e, "%s/%s: %s", s->dir, file,
+			       e == ELOOP ? "is a symbolic link: refusing to follow it"
+					  : strerror(e));
+	return fd;
+}
+
+int state_write_pid(const struct vmstate *s, pid_t pid)
+{
+	char buf[24];
+	int n = snprintf(buf, sizeof(buf), "%d\n", (int)pid), fd, d, rc = 0;
+	ssize_t w;
+
+	if ((fd = state_open_file(s, "pid.tmp", O_WRONLY | O_CREAT | O_TRUNC,
+				  0600)) < 0)
+		return fd;
+	if ((w = write(fd, buf, n)) != n)
+		rc = err_set(w < 0 ? errno : EIO, "%s/pid.tmp: %s", s->dir,
+			     strerror(w < 0 ? errno : EIO));
+	if (close(fd) < 0 && rc == 0)
+		rc = err_set(errno, "%s/pid.tmp: %s", s->dir, strerror(errno));
+	if (rc < 0 || (d = state_dirfd(s)) < 0)
+		return rc < 0 ? rc : d;
+	/* atomic for readers; rename replaces a symlink named pid, it does
+	 * not write through it */
+	if (renameat(d, "pid.tmp", d, "pid") < 0)
+		rc = err_set(errno, "%s/pid: %s", s->dir, strerror(errno));
+	if (d != s->lock_fd)
+		close(d);
+	return rc;
+}
+
+pid_t state_pid(const struct vmstate *s)
+{
+	int d = state_open_dirs(s);
+	pid_t pid = d >= 0 && state_held(d) ? state_read_pid(d) : 0;
+
+	if (d >= 0)
+		close(d);
+	return pid;
+}
+
+void state_close(struct vmstate *s)
+{
+	if (s->lock_fd >= 0)
+		close(s->lock_fd);
+	s->lock_fd = -1;
+}
+
+void state_remove(struct vmstate *s)
+{
+	int r = state_open_root(s, false), d = s->lock_fd;
+
+	s->lock_fd = -1;
+	/* not ours yet: take the lock first, so that a `stop` racing a new
+	 * `run` of the same name never empties the directory of a VMM
+	 * that runs (err_msg says so) */
+	if (d < 0 && r >= 0)
+		d = state_lock(s, r);
+	if (d >= 0) {
+		state_clear(d);
+		if (r >= 0 && state_same(r, s->name, d))
+			unlinkat(r, s->name, AT_REMOVEDIR);
+		close(d); /* the lock goes last, after the unlinking */
+	}
+	if (r >= 0)
+		close(r);
 }
