@@ -259,16 +259,18 @@ int state_create(struct vmstate *s, const char *root, const char *name)
 {
 	int rc = state_fill(s, root, name), r, d = -EAGAIN;
 
-	/* again while a remover deletes the directory under us; a few times
-	 * is plenty unless something removes it in a loop */
-	for (int i = 0; rc == 0 && d == -EAGAIN && i < 5; i++) {
+	/* again while a remover (`msbvm stop` of the stale VM, or a racing
+	 * creator's teardown) deletes the directory under us: each retry
+	 * means another party got somewhere; bounded so that something
+	 * removing it in a loop cannot hang us */
+	for (int i = 0; rc == 0 && d == -EAGAIN && i < 100; i++) {
 		if ((r = state_open_root(s, true)) < 0)
 			return r;
 		if (mkdirat(r, s->name, 0700) < 0 && errno != EEXIST)
 			d = err_set(errno, "state directory %s: %s", s->dir,
 				    strerror(errno));
-		else
-			d = state_lock(s, r);
+		else if ((d = state_lock(s, r)) == -ENOENT)
+			d = -EAGAIN; /* removed between our mkdirat and open */
 		close(r);
 	}
 	if (rc < 0 || d < 0)
