@@ -275,6 +275,7 @@ static void test_lock(const char *dir)
 	/* nor may a remover that does not hold the lock (`stop` racing) */
 	CHECK(state_open(&b, root, "x") == 0 && state_pid(&b) == getpid());
 	state_remove(&b);
+	CHECK_STR_CONTAINS(err_msg(), want);
 	CHECK(access(state_path(&a, "kernel.log", p, sizeof(p)), F_OK) == 0);
 	CHECK(a.lock_fd >= 0 && b.lock_fd == -1 && state_running(&a));
 	state_close(&a);
