@@ -1,7 +1,7 @@
 /* Command-line validation and nested-host detection. */
 #include "check.h"
 #include "vmm/cli/cli.h"
-#include "vmm/core/err.h"
+
 #include "vmm/core/nested.h"
 
 #include <errno.h>
@@ -11,7 +11,7 @@
 
 static int parse(int argc, const char **argv, struct run_opts *o)
 {
-	err_clear();
+	
 	return cli_parse_run(argc, (char **)argv, o);
 }
 
@@ -46,7 +46,7 @@ int main(void)
 	CHECK(cli_parse_mib("128", 32, 1024, &v) == 0 && v == 128);
 	CHECK(cli_parse_mib("32", 32, 1024, &v) == 0);
 	CHECK(cli_parse_mib("31", 32, 1024, &v) == -EINVAL);
-	CHECK_STR_CONTAINS(err_msg(), "between 32 and 1024");
+	CHECK_STR_CONTAINS(cli_errmsg(), "between 32 and 1024");
 	CHECK(cli_parse_mib("0", 32, 1024, &v) == -EINVAL);
 	CHECK(cli_parse_mib("-128", 32, 1024, &v) == -EINVAL);
 	CHECK(cli_parse_mib("12x", 32, 1024, &v) == -EINVAL);
@@ -58,43 +58,43 @@ int main(void)
 			     "256", "--append", "x=1", "--console", NULL };
 	CHECK(parse(10, a1, &o) == 0);
 	CHECK(!strcmp(o.kernel, "k") && !strcmp(o.initrd, "i") && o.mem_mib == 256);
-	CHECK(o.console && !strcmp(o.append, "x=1") && o.nested == NESTED_AUTO);
+	CHECK(o.console && !strcmp(o.append, "x=1") && o.nested == MSBVM_NESTED_AUTO);
 	const char *a2[] = { "run", "--bogus", NULL };
 	CHECK(parse(2, a2, &o) == -EINVAL);
-	CHECK_STR_CONTAINS(err_msg(), "--bogus");
+	CHECK_STR_CONTAINS(cli_errmsg(), "--bogus");
 	const char *a3[] = { "run", "--kernel", NULL };
 	CHECK(parse(2, a3, &o) == -EINVAL);
-	CHECK_STR_CONTAINS(err_msg(), "needs a value");
+	CHECK_STR_CONTAINS(cli_errmsg(), "needs a value");
 	const char *a4[] = { "run", "--memory", "1000000000", NULL };
 	CHECK(parse(3, a4, &o) == -EINVAL);
-	CHECK_STR_CONTAINS(err_msg(), "--memory");
+	CHECK_STR_CONTAINS(cli_errmsg(), "--memory");
 	const char *a5[] = { "run", "--nested-workarounds", "maybe", NULL };
 	CHECK(parse(3, a5, &o) == -EINVAL);
 	/* agent mode: words after the options are the command */
 	const char *a6[] = { "run", "--rootfs", "r.img", "--", "ls", "-l", NULL };
 	CHECK(parse(6, a6, &o) == 0 && !o.no_agent && o.cmd &&
-	      !strcmp(o.cmd[0], "ls") && !strcmp(o.cmd[1], "-l") && o.tty == -1);
+	      !strcmp(o.cmd[0], "ls") && !strcmp(o.cmd[1], "-l") && o.x.tty == -1);
 	const char *a7[] = { "run", "--nested-workarounds", "on", "--initrd", "i", NULL };
-	CHECK(parse(5, a7, &o) == 0 && o.nested == NESTED_ON && o.no_agent);
+	CHECK(parse(5, a7, &o) == 0 && o.nested == MSBVM_NESTED_ON && o.no_agent);
 	const char *a8[] = { "run", "--initrd", "i", "--", "ls", NULL };
 	CHECK(parse(5, a8, &o) == -EINVAL);
-	CHECK_STR_CONTAINS(err_msg(), "need the agent");
+	CHECK_STR_CONTAINS(cli_errmsg(), "need the agent");
 	const char *a9[] = { "run", "--", "ls", NULL };
 	CHECK(parse(3, a9, &o) == -EINVAL);
-	CHECK_STR_CONTAINS(err_msg(), "--rootfs IMAGE is needed");
+	CHECK_STR_CONTAINS(cli_errmsg(), "--rootfs IMAGE is needed");
 	const char *a10[] = { "run", "-d", "--rootfs", "r", NULL };
 	CHECK(parse(4, a10, &o) == -EINVAL);
-	CHECK_STR_CONTAINS(err_msg(), "-d needs --name");
+	CHECK_STR_CONTAINS(cli_errmsg(), "-d needs --name");
 	const char *a11[] = { "run", "-d", "--name", "n", "--rootfs", "r", "--", "ls", NULL };
 	CHECK(parse(8, a11, &o) == -EINVAL);
-	CHECK_STR_CONTAINS(err_msg(), "-d runs no command");
+	CHECK_STR_CONTAINS(cli_errmsg(), "-d runs no command");
 	const char *a12[] = { "run", "--rootfs", "r", "-e", "NOEQUALS", NULL };
 	CHECK(parse(5, a12, &o) == -EINVAL);
-	CHECK_STR_CONTAINS(err_msg(), "expected NAME=VALUE");
+	CHECK_STR_CONTAINS(cli_errmsg(), "expected NAME=VALUE");
 	const char *a13[] = { "run", "--rootfs", "r", "-e", "A=1", "-w", "/tmp", "-u",
 			      "app", "-T", "--name", "x", NULL };
-	CHECK(parse(12, a13, &o) == 0 && o.n_env == 1 && !strcmp(o.workdir, "/tmp") &&
-	      !strcmp(o.user, "app") && o.tty == 0 && !strcmp(o.name, "x") && !o.cmd);
+	CHECK(parse(12, a13, &o) == 0 && o.x.n_env == 1 && !strcmp(o.x.workdir, "/tmp") &&
+	      !strcmp(o.x.user, "app") && o.x.tty == 0 && !strcmp(o.name, "x") && !o.cmd);
 
 	CHECK(mkdtemp(dir) != NULL);
 	snprintf(root, sizeof(root), "%s/pvm", dir);

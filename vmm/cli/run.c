@@ -66,12 +66,11 @@ static const char *run_default_file(const char *env, const char *name,
 		return NULL;
 	exe[n] = '\0';
 	/* build/<variant>/msbvm, or an installed copy beside its kernel */
-	snprintf(buf, len, "%s/%s", dirname(exe), name);
+	char *dir = dirname(exe);
+	snprintf(buf, len, "%s/%s", dir, name);
 	if (access(buf, F_OK) == 0)
 		return buf;
-	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	exe[n] = '\0';
-	snprintf(buf, len, "%s/../%s", exe, name);
+	snprintf(buf, len, "%s/../%s", dir, name);
 	return access(buf, F_OK) == 0 ? buf : NULL;
 }
 

@@ -80,7 +80,7 @@ static int sbx_ready_listener(struct msbvm *vm)
 /* Agent mode: the locked state directory, kernel.log, the sockets. */
 static int sbx_state(struct msbvm *vm, const char *name)
 {
-	char root[PATH_MAX / 4], path[PATH_MAX];
+	char root[PATH_MAX / 4];
 	int rc;
 
 	cfg_state_root(vm->cfg, root, sizeof(root));
@@ -90,11 +90,10 @@ static int sbx_state(struct msbvm *vm, const char *name)
 	if ((rc = state_write_pid(&vm->st, getpid())) < 0)
 		return rc;
 	if (vm->cfg->console_fd < 0) {
-		vm->console_fd = open(state_path(&vm->st, "kernel.log", path, sizeof(path)),
-				      O_WRONLY | O_CREAT | O_TRUNC | O_APPEND |
-				      O_CLOEXEC | O_NOFOLLOW, 0600);
+		vm->console_fd = state_open_file(&vm->st, "kernel.log", O_WRONLY |
+						 O_CREAT | O_TRUNC | O_APPEND, 0600);
 		if (vm->console_fd < 0)
-			return err_set(errno, "%s: %s", path, strerror(errno));
+			return vm->console_fd;
 	}
 	state_path(&vm->st, "vsock.sock", vm->sock, sizeof(vm->sock));
 	return sbx_ready_listener(vm);
