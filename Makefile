@@ -31,16 +31,56 @@ MAIN_SRCS := $(CLI_SRCS)
 UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 
 VMM_OBJS := $(VMM_SRCS:%.c=$(O)/%.o)
+VERSION := 0.2.0
+SONAME := libmsbvm.so.0
 UNIT_BINS := $(UNIT_TESTS:%=build/asan/tests/%)
 
-.PHONY: all test unit integration kernel initramfs clean deps run shell fuzz agentd
+.PHONY: all test unit integration kernel initramfs clean deps run shell fuzz agentd lib install tsan
 all: build/msbvm build/agentd.cpio
 
 build/msbvm: $(O)/msbvm
 	@[ "$(O)/msbvm" = "$@" ] || ln -sfn $(BUILD)/msbvm $@
 
-$(O)/msbvm: $(VMM_OBJS) $(MAIN_SRCS:%.c=$(O)/%.o)
+# The command is a client of the library: it links libmsbvm.a and sees
+# only include/msbvm.h (tools/check-layers.sh).
+$(O)/msbvm: $(MAIN_SRCS:%.c=$(O)/%.o) $(O)/libmsbvm.a
 	$(CC) $(LDFLAGS) -o $@ $^
+
+$(O)/libmsbvm.a: $(VMM_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+# The shared library: position-independent objects, only msbvm_* exported
+# (vmm/lib/libmsbvm.map), soname libmsbvm.so.0.
+PIC := build/pic
+$(PIC)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_COMMON) -O2 -g -fPIC -c -o $@ $<
+
+$(PIC)/libmsbvm.so.$(VERSION): $(VMM_SRCS:%.c=$(PIC)/%.o) vmm/lib/libmsbvm.map
+	$(CC) -shared -pthread -Wl,-soname,$(SONAME) \
+		-Wl,--version-script=vmm/lib/libmsbvm.map -o $@ $(filter %.o,$^)
+
+lib: $(O)/libmsbvm.a $(PIC)/libmsbvm.so.$(VERSION)
+
+# make install PREFIX=DIR: bin/msbvm, include/msbvm.h, lib/libmsbvm.{a,so},
+# lib/pkgconfig/msbvm.pc, and the guest kernel + agent initramfs in
+# share/msbvm (where an installed msbvm looks for them).
+PREFIX ?= /usr/local
+install: all lib
+	install -D -m 755 $(O)/msbvm $(DESTDIR)$(PREFIX)/bin/msbvm
+	install -D -m 644 include/msbvm.h $(DESTDIR)$(PREFIX)/include/msbvm.h
+	install -D -m 644 $(O)/libmsbvm.a $(DESTDIR)$(PREFIX)/lib/libmsbvm.a
+	install -D -m 755 $(PIC)/libmsbvm.so.$(VERSION) \
+		$(DESTDIR)$(PREFIX)/lib/libmsbvm.so.$(VERSION)
+	ln -sfn libmsbvm.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/$(SONAME)
+	ln -sfn $(SONAME) $(DESTDIR)$(PREFIX)/lib/libmsbvm.so
+	@mkdir -p $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' \
+		vmm/lib/msbvm.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/msbvm.pc
+	install -D -m 644 build/agentd.cpio $(DESTDIR)$(PREFIX)/share/msbvm/agentd.cpio
+	if [ -e build/vmlinux ]; then install -D -m 644 build/vmlinux \
+		$(DESTDIR)$(PREFIX)/share/msbvm/vmlinux; fi
 
 $(O)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -74,6 +114,7 @@ build/asan/tests/%: tests/unit/%.c tests/unit/check.h $(TEST_LIBS)
 		-fsanitize=address,undefined
 
 unit: $(UNIT_BINS)
+	@tools/check-layers.sh
 	@for t in $(UNIT_BINS); do echo "== $$t"; $$t || exit 1; done
 	@echo "unit tests: all passed"
 
@@ -129,6 +170,7 @@ integration: all kernel
 	tests/integration/run.sh
 	tests/integration/agent.sh
 	tests/integration/init.sh
+	tests/integration/embed.sh
 
 # The two commands that do all set-up on a fresh machine (README):
 # `make test` runs every test; `make run` boots the built-in default guest.
@@ -157,6 +199,6 @@ deps:
 	tools/install-deps.sh
 
 clean:
-	rm -rf build/release build/debug build/asan build/static build/fuzz build/msbvm build/*.cpio
+	rm -rf build/release build/debug build/asan build/static build/fuzz build/pic build/tsan build/msbvm build/*.cpio
 
 -include $(shell find build -name '*.d' 2>/dev/null)
