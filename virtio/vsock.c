@@ -372,13 +372,13 @@ static void vsock_process(struct vsock *v)
 			vsconn_update_epoll(v, &v->conns[i]);
 }
 
-void vsock_poll_once(struct vsock *v, int timeout_ms)
+int vsock_poll_once(struct vsock *v, int timeout_ms)
 {
 	struct epoll_event ev[32];
 	int n = epoll_wait(v->epfd, ev, 32, timeout_ms);
 
 	if (v->stopping)
-		return;
+		return n;
 	v->dev->lock(v->dev);
 	for (int i = 0; i < n; i++) {
 		uint64_t tag = ev[i].data.u64, cnt;
@@ -395,6 +395,7 @@ void vsock_poll_once(struct vsock *v, int timeout_ms)
 	}
 	vsock_process(v);
 	v->dev->unlock(v->dev);
+	return n;
 }
 
 static void *vsock_thread(void *arg)

@@ -69,7 +69,8 @@ struct vsconn {
 	uint8_t *buf;
 	uint32_t buf_off, buf_len;
 	uint32_t fwd_cnt, fwd_cnt_sent;
-	char line[32];           /* CONNECT line */
+	char line[32];           /* CONNECT line, gathered across reads */
+	uint8_t line_len;        /* bytes of it taken off the socket so far */
 };
 
 struct vsock {
@@ -98,8 +99,10 @@ int vsock_open(struct vsock *v, const char *path);
 int vsock_start(struct vsock *v, struct vdev *d);
 /* One round of the backend thread (tests drive it without the thread;
  * v->dev must be set): wait up to timeout_ms for sockets or kicks, then
- * process both queues under the transport lock. */
-void vsock_poll_once(struct vsock *v, int timeout_ms);
+ * process both queues under the transport lock. Returns how many ready
+ * events the wait reported (0 on timeout), so tests can tell an idle loop
+ * from a spinning one. */
+int vsock_poll_once(struct vsock *v, int timeout_ms);
 /* Stops the thread, closes every connection, removes the listener. */
 void vsock_close(struct vsock *v);
 

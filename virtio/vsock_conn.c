@@ -121,36 +121,51 @@ static uint32_t vsconn_new_port(struct vsock *v, uint32_t guest_port)
 	}
 }
 
-/* "CONNECT <port>\n": peeked first so that bytes after the line stay in
- * the socket for the guest. */
+/* "CONNECT <port>\n", gathered into c->line as it arrives. Each round
+ * peeks, then takes off the socket exactly the bytes that belong to the
+ * line (up to and including the newline), so bytes after it stay in the
+ * socket for the guest, and a partial line leaves nothing unread: the
+ * level-triggered epoll stays quiet until more arrives instead of waking
+ * the backend on the same bytes until the handshake deadline. */
 static void vsconn_handshake(struct vsock *v, struct vsconn *c)
 {
-	char line[sizeof(c->line)];
-	ssize_t n = recv(c->fd, line, sizeof(line) - 1, MSG_PEEK);
+	char *p = c->line + c->line_len;
+	size_t room = sizeof(c->line) - 1 - c->line_len; /* >0: see below */
+	ssize_t n = recv(c->fd, p, room, MSG_PEEK);
 	char *nl, *end;
 	unsigned long port;
+	size_t take;
 
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n <= 0) {
+		vsconn_free(v, c); /* EOF or error before a whole line */
+		return;
+	}
+	nl = memchr(p, '\n', (size_t)n);
+	take = nl ? (size_t)(nl - p) + 1 : (size_t)n;
+	/* the bytes were just peeked: a plain read of them cannot come up
+	 * short unless the socket failed in between */
+	if ((n = recv(c->fd, p, take, 0)) != (ssize_t)take) {
+		log_guest("vsock-hs-read", "vsock: host connection failed during "
+			  "the CONNECT line (%s); closing it",
+			  n < 0 ? strerror(errno) : "short read");
 		vsconn_free(v, c);
 		return;
 	}
-	line[n] = '\0';
-	nl = memchr(line, '\n', (size_t)n);
+	c->line_len = (uint8_t)(c->line_len + take);
 	if (!nl) {
-		if (n == (ssize_t)sizeof(line) - 1)
+		/* a full buffer without a newline is not a CONNECT line */
+		if (c->line_len == sizeof(c->line) - 1)
 			goto bad;
 		return; /* wait for the rest */
 	}
 	*nl = '\0';
-	if (strncmp(line, "CONNECT ", 8) || line[8] < '0' || line[8] > '9')
+	if (strncmp(c->line, "CONNECT ", 8) || c->line[8] < '0' || c->line[8] > '9')
 		goto bad;
 	errno = 0;
-	port = strtoul(line + 8, &end, 10);
-	if (*end || errno || port > UINT32_MAX)
-		goto bad;
-	if (recv(c->fd, line, (size_t)(nl - line + 1), 0) != nl - line + 1)
+	port = strtoul(c->line + 8, &end, 10);
+	if (end != nl || errno || port > UINT32_MAX) /* digits up to the newline */
 		goto bad;
 	c->guest_port = (uint32_t)port;
 	c->host_port = vsconn_new_port(v, c->guest_port);
