@@ -83,6 +83,8 @@ struct vsock {
 	bool active;             /* DRIVER_OK and not reset */
 	bool rx_starved;         /* rx ring ran dry: wait for a kick */
 	struct vsconn conns[VSOCK_MAX_CONNS];
+	bool listen_paused;      /* accept failed (EMFILE...): not polled */
+	time_t listen_retry;     /* ... until then, or until a slot frees */
 	unsigned rr;             /* round-robin start for rx */
 	uint32_t next_port;
 	struct { uint32_t host_port, guest_port; } rst[VSOCK_MAX_RST];
@@ -127,6 +129,8 @@ ssize_t vsconn_read(struct vsconn *c, const struct iovec *iov, unsigned n);
 uint32_t vsconn_credit(const struct vsconn *c);
 void vsconn_free(struct vsock *v, struct vsconn *c);
 void vsconn_update_epoll(struct vsock *v, struct vsconn *c);
+/* Polls the listener for connections again (on) or not (off). */
+void vsconn_listen_arm(struct vsock *v, bool on);
 void vsconn_sweep(struct vsock *v);
 
 #endif

@@ -16,6 +16,7 @@
 #include <linux/virtio_ring.h>
 #include <poll.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -365,6 +366,73 @@ static void test_partial_connect(void)
 	CHECK(rx_count(-1, NULL) == 0);
 }
 
+/* accept() failing (out of fds) leaves the connection queued: the
+ * listener must not wake the backend on it every round; once fds are
+ * back, the connection goes through. */
+static void test_accept_emfile(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct virtio_vsock_hdr h;
+	struct rlimit old, low;
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0), spare = dup(0), events;
+	bool got = false;
+
+	close(spare); /* the lowest free fd: the next accept() would get it */
+	strcpy(sa.sun_path, path);
+	CHECK(getrlimit(RLIMIT_NOFILE, &old) == 0);
+	low = old;
+	low.rlim_cur = (rlim_t)spare;
+	CHECK(setrlimit(RLIMIT_NOFILE, &low) == 0);
+	CHECK(connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+	CHECK(write(fd, "CONNECT 5030\n", 13) == 13);
+	events = idle_events(20);
+	CHECK(setrlimit(RLIMIT_NOFILE, &old) == 0);
+	CHECK(events <= 2);
+	/* polled again within about a second */
+	for (int i = 0; i < 60 && !got; i++) {
+		vsock_poll_once(&v, 50);
+		got = rx_next(&h, NULL, 0);
+	}
+	CHECK(got && h.op == VIRTIO_VSOCK_OP_REQUEST && h.dst_port == 5030);
+	gtx(5030, h.src_port, VIRTIO_VSOCK_OP_RST, NULL, 0);
+	close(fd);
+	pump();
+}
+
+/* epoll_ctl failing for one connection (here its fd is swapped for a
+ * regular file, which epoll refuses) ends that connection with a reset
+ * to the guest; the device goes on serving the others. */
+static void test_epoll_failure(void)
+{
+	struct virtio_vsock_hdr h;
+	char tmpl[] = "/tmp/msbvm-vsock-file-XXXXXX", buf[64];
+	int fd = host_connect("CONNECT 5040\n"), file = mkstemp(tmpl), real;
+
+	CHECK(file >= 0);
+	unlink(tmpl);
+	CHECK(rx_next(&h, NULL, 0) && h.op == VIRTIO_VSOCK_OP_REQUEST);
+	uint32_t hp = h.src_port;
+	gtx(5040, hp, VIRTIO_VSOCK_OP_RESPONSE, NULL, 0);
+	CHECK(host_read(fd, buf, sizeof(buf)) > 0 && !strncmp(buf, "OK ", 3));
+	struct vsconn *c = vsconn_find(&v, hp, 5040);
+	CHECK(c != NULL);
+	if (!c)
+		return;
+	real = c->fd;
+	c->fd = file;        /* the device closes it with the connection */
+	c->in_epoll = false; /* so the next update is an ADD, and fails */
+	CHECK(rx_count(VIRTIO_VSOCK_OP_RST, NULL) == 1);
+	CHECK(vsconn_find(&v, hp, 5040) == NULL);
+	close(real);
+	close(fd);
+	fd = host_connect("CONNECT 5041\n");
+	CHECK(rx_next(&h, NULL, 0) && h.op == VIRTIO_VSOCK_OP_REQUEST &&
+	      h.dst_port == 5041);
+	gtx(5041, h.src_port, VIRTIO_VSOCK_OP_RST, NULL, 0);
+	close(fd);
+	pump();
+}
+
 /* A driver that posts a device-readable rx buffer is broken: NEEDS_RESET;
  * after a reset the device works again. */
 static void test_bad_rx_buffer(void)
@@ -413,6 +481,8 @@ int main(void)
 	test_credit();
 	test_hostile_host();
 	test_partial_connect();
+	test_accept_emfile();
+	test_epoll_failure();
 	test_bad_rx_buffer();
 	/* an existing non-socket path is refused; a live socket too */
 	struct vsock v2;
