@@ -447,28 +447,13 @@ static uint64_t vsock_features(struct vdev *d)
 	return (1ULL << VIRTIO_F_VERSION_1) | (1ULL << VIRTIO_RING_F_EVENT_IDX);
 }
 
-static uint32_t vsock_config_size(struct vdev *d)
-{
-	(void)d;
-	return sizeof(struct virtio_vsock_config);
-}
-
-static void vsock_config_read(struct vdev *d, uint32_t off, uint8_t *data,
-			      uint32_t len)
-{
-	struct vsock *v = d->priv;
-
-	memcpy(data, (uint8_t *)&v->cfg + off, len);
-}
-
 const struct vdev_ops vsock_ops = {
 	.name = "virtio-vsock",
 	.device_id = VIRTIO_ID_VSOCK,
 	.num_queues = 3,
 	.queue_max = VSOCK_QUEUE_SIZE,
 	.features = vsock_features,
-	.config_size = vsock_config_size,
-	.config_read = vsock_config_read,
+	VDEV_CONFIG(struct vsock, cfg), /* filled by vsock_open */
 	.activate = vsock_activate,
 	.queue_notify = vsock_notify,
 	.reset = vsock_reset,

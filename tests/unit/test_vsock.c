@@ -474,8 +474,12 @@ int main(void)
 	v.dev = &t.dev;
 	CHECK(rd(VIRTIO_MMIO_DEVICE_ID) == 19);
 	drv_init();
-	uint32_t cid = rd(VIRTIO_MMIO_CONFIG);
+	/* config: the 64-bit guest_cid (5.10.4), nothing after it */
+	uint64_t cid = 0;
+	vmmio_io(&t, VIRTIO_MMIO_CONFIG, (uint8_t *)&cid, 8, false);
 	CHECK(cid == VSOCK_GUEST_CID);
+	CHECK(t.dev.config_len == sizeof(struct virtio_vsock_config));
+	CHECK(rd(VIRTIO_MMIO_CONFIG + 4) == 0 && rd(VIRTIO_MMIO_CONFIG + 8) == 0);
 	test_host_to_guest();
 	test_guest_to_host();
 	test_credit();
