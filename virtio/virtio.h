@@ -1,5 +1,5 @@
 /* Virtio device model shared by the transport and the devices. A device is
- * one file exporting one `struct vdev_ops`, registered in vdev_table
+ * one file exporting one `struct vdev_ops`, listed in vdev_table
  * (virtio/devices.c). The transport (mmio.c) owns the status state machine
  * and validates every register write, so a device's ops only ever see
  * in-range queue indices and sizes, and only after DRIVER_OK. */
@@ -64,5 +64,11 @@ struct vdev {
 	void (*unlock)(struct vdev *d);
 	void *transport;
 };
+
+/* devices.c: every device's ops (vblk_ops, vsock_ops), and a lookup by
+ * vdev_ops.name ("virtio-blk", "virtio-vsock"); NULL if none. */
+extern const struct vdev_ops *const vdev_table[];
+extern const unsigned vdev_table_len;
+const struct vdev_ops *vdev_find(const char *name);
 
 #endif

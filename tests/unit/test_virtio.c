@@ -10,6 +10,7 @@
 
 #include <fcntl.h>
 #include <linux/virtio_config.h>
+#include <linux/virtio_ids.h>
 #include <linux/virtio_mmio.h>
 #include <linux/virtio_ring.h>
 #include <stddef.h>
@@ -371,6 +372,29 @@ static void test_readonly(struct vblk *b, const char *path)
 	vblk_close(b);
 }
 
+/* The device table: each device once, with ops the transport can use. */
+static void test_device_table(void)
+{
+	CHECK(vdev_table_len == 2);
+	CHECK(vdev_find("virtio-blk") == &vblk_ops);
+	CHECK(vdev_find("virtio-vsock") != NULL &&
+	      vdev_find("virtio-vsock")->device_id == VIRTIO_ID_VSOCK);
+	CHECK(vdev_find("virtio-net") == NULL && vdev_find("blk") == NULL &&
+	      vdev_find("") == NULL && vdev_find(NULL) == NULL);
+	for (unsigned i = 0; i < vdev_table_len; i++) {
+		const struct vdev_ops *o = vdev_table[i];
+
+		CHECK(o->name && vdev_find(o->name) == o);
+		CHECK(o->num_queues >= 1 && o->num_queues <= VDEV_MAX_QUEUES);
+		CHECK(o->queue_max && !(o->queue_max & (o->queue_max - 1)) &&
+		      o->queue_max <= VIRTQ_MAX_SIZE);
+		CHECK(o->features && o->queue_notify);
+		CHECK(o->config_len > 0 && o->config_len <= VMMIO_SIZE - VIRTIO_MMIO_CONFIG);
+		for (unsigned j = 0; j < i; j++)
+			CHECK(vdev_table[j]->device_id != o->device_id);
+	}
+}
+
 int main(void)
 {
 	char path[] = "/tmp/msbvm-vblk-XXXXXX";
@@ -389,6 +413,7 @@ int main(void)
 	gm_layout(&gm, RAM_SIZE);
 	CHECK(vblk_open(&b, path, false, 0) == 0);
 	vmmio_init(&t, &vblk_ops, &b, &gm, VMMIO_BASE, 5, irq, NULL);
+	test_device_table();
 	test_transport(&t);
 	test_early_notify(&t);
 	test_hostile_chains(&t);
