@@ -3,7 +3,8 @@
  * (vsock_poll_once). Covers the CONNECT contract in both directions, data
  * both ways, credit, and hostile input from both sides: spoofed CIDs,
  * bad lengths, packets for unknown connections, credit violations, a
- * read-only rx buffer, bad CONNECT lines and too many host connections. */
+ * read-only rx buffer, bad or trickling CONNECT lines, too many host
+ * connections, and host-side failures (accept out of fds, epoll_ctl). */
 #include "check.h"
 #include "virtio/mmio.h"
 #include "virtio/vsock.h"
