@@ -177,21 +177,6 @@ static uint64_t vblk_features(struct vdev *d)
 	return f;
 }
 
-static uint32_t vblk_config_size(struct vdev *d)
-{
-	(void)d;
-	return sizeof(struct virtio_blk_config);
-}
-
-static void vblk_config_read(struct vdev *d, uint32_t off, uint8_t *data,
-			     uint32_t len)
-{
-	struct vblk *b = d->priv;
-
-	/* the transport checked off + len against config_size */
-	memcpy(data, (uint8_t *)&b->cfg + off, len);
-}
-
 static void vblk_reset(struct vdev *d)
 {
 	(void)d; /* no per-request state survives a request */
@@ -203,8 +188,7 @@ const struct vdev_ops vblk_ops = {
 	.num_queues = 1,
 	.queue_max = VBLK_QUEUE_SIZE,
 	.features = vblk_features,
-	.config_size = vblk_config_size,
-	.config_read = vblk_config_read,
+	VDEV_CONFIG(struct vblk, cfg), /* filled by vblk_open */
 	.queue_notify = vblk_notify,
 	.reset = vblk_reset,
 };

@@ -76,6 +76,10 @@ void vmmio_init(struct vmmio *t, const struct vdev_ops *ops, void *priv,
 	pthread_mutex_init(&t->lock, NULL);
 	t->dev.ops = ops;
 	t->dev.priv = priv;
+	if (ops->config_len) {
+		t->dev.config = (const uint8_t *)priv + ops->config_off;
+		t->dev.config_len = ops->config_len;
+	}
 	t->dev.gm = gm;
 	t->dev.transport = t;
 	t->dev.notify_used = vmmio_notify_used;
@@ -296,25 +300,47 @@ static void vmmio_write_reg(struct vmmio *t, uint64_t off, uint32_t v)
 	}
 }
 
+/* Device configuration space (4.2.2, offset 0x100 on): served from the
+ * device's snapshot (vdev.config). Bytes past its end read as 0 (the spec
+ * gives them no value; 0 as other VMMs) and a read straddling the end
+ * gets the bytes that exist. The snapshots never change after open, so
+ * ConfigGeneration stays 0 (4.2.2: it would change with the contents).
+ * Writes go to the device's config_write, inside the space and once the
+ * driver is loaded, and are refused otherwise. */
+static void vmmio_config_io(struct vmmio *t, uint64_t coff, uint8_t *data,
+			    uint32_t len, bool is_write)
+{
+	const struct vdev *d = &t->dev;
+
+	if (is_write) {
+		uint32_t v = 0;
+
+		if (d->ops->config_write && coff < d->config_len &&
+		    len <= d->config_len - coff &&
+		    (t->status & VIRTIO_CONFIG_S_DRIVER)) {
+			d->ops->config_write(&t->dev, (uint32_t)coff, data, len);
+			return;
+		}
+		memcpy(&v, data, len < 4 ? len : 4);
+		vmmio_refuse(t, VIRTIO_MMIO_CONFIG + coff, v, "config space "
+			     "read-only, or written outside it or before DRIVER");
+		return;
+	}
+	memset(data, 0, len);
+	if (coff < d->config_len) {
+		uint32_t n = d->config_len - (uint32_t)coff;
+
+		memcpy(data, (const uint8_t *)d->config + coff, n < len ? n : len);
+	}
+}
+
 static void vmmio_io_locked(struct vmmio *t, uint64_t off, uint8_t *data,
 			    uint32_t len, bool is_write)
 {
-	const struct vdev_ops *ops = t->dev.ops;
 	uint32_t v = 0;
 
 	if (off >= VIRTIO_MMIO_CONFIG) {
-		uint32_t coff = (uint32_t)(off - VIRTIO_MMIO_CONFIG);
-		uint32_t size = ops->config_size ? ops->config_size(&t->dev) : 0;
-
-		if (coff >= size || len > size - coff) {
-			if (!is_write)
-				memset(data, 0xff, len);
-			return;
-		}
-		if (!is_write)
-			ops->config_read(&t->dev, coff, data, len);
-		else if (ops->config_write && (t->status & VIRTIO_CONFIG_S_DRIVER))
-			ops->config_write(&t->dev, coff, data, len);
+		vmmio_config_io(t, off - VIRTIO_MMIO_CONFIG, data, len, is_write);
 		return;
 	}
 	/* 4.2.2.2: registers are 32 bits wide and accessed as such. */

@@ -372,13 +372,18 @@ static void vsock_process(struct vsock *v)
 			vsconn_update_epoll(v, &v->conns[i]);
 }
 
-void vsock_poll_once(struct vsock *v, int timeout_ms)
+int vsock_poll_once(struct vsock *v, int timeout_ms)
 {
 	struct epoll_event ev[32];
 	int n = epoll_wait(v->epfd, ev, 32, timeout_ms);
 
+	if (n < 0) {
+		if (errno != EINTR)
+			log_guest("vsock-epoll", "vsock: epoll_wait: %s", strerror(errno));
+		n = 0; /* still sweep and serve the queues below */
+	}
 	if (v->stopping)
-		return;
+		return n;
 	v->dev->lock(v->dev);
 	for (int i = 0; i < n; i++) {
 		uint64_t tag = ev[i].data.u64, cnt;
@@ -395,6 +400,7 @@ void vsock_poll_once(struct vsock *v, int timeout_ms)
 	}
 	vsock_process(v);
 	v->dev->unlock(v->dev);
+	return n;
 }
 
 static void *vsock_thread(void *arg)
@@ -441,38 +447,35 @@ static uint64_t vsock_features(struct vdev *d)
 	return (1ULL << VIRTIO_F_VERSION_1) | (1ULL << VIRTIO_RING_F_EVENT_IDX);
 }
 
-static uint32_t vsock_config_size(struct vdev *d)
-{
-	(void)d;
-	return sizeof(struct virtio_vsock_config);
-}
-
-static void vsock_config_read(struct vdev *d, uint32_t off, uint8_t *data,
-			      uint32_t len)
-{
-	struct vsock *v = d->priv;
-
-	memcpy(data, (uint8_t *)&v->cfg + off, len);
-}
-
 const struct vdev_ops vsock_ops = {
 	.name = "virtio-vsock",
 	.device_id = VIRTIO_ID_VSOCK,
 	.num_queues = 3,
 	.queue_max = VSOCK_QUEUE_SIZE,
 	.features = vsock_features,
-	.config_size = vsock_config_size,
-	.config_read = vsock_config_read,
+	VDEV_CONFIG(struct vsock, cfg), /* filled by vsock_open */
 	.activate = vsock_activate,
 	.queue_notify = vsock_notify,
 	.reset = vsock_reset,
 };
+
+/* A host error after the bind: everything opened so far is closed and
+ * the socket file removed (callers only vsock_close() an opened device). */
+static int vsock_open_fail(struct vsock *v, const char *what)
+{
+	int rc = err_set(errno, "vsock socket %s: %s: %s", v->path, what,
+			 strerror(errno));
+
+	vsock_close(v);
+	return rc;
+}
 
 int vsock_open(struct vsock *v, const char *path)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct epoll_event e = { .events = EPOLLIN };
 	struct stat st;
+	int rc;
 
 	memset(v, 0, sizeof(*v));
 	v->listen_fd = v->epfd = v->kick_fd = -1;
@@ -502,17 +505,28 @@ int vsock_open(struct vsock *v, const char *path)
 	}
 	v->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (v->listen_fd < 0 ||
-	    bind(v->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    listen(v->listen_fd, 64) < 0)
-		return err_set(errno, "vsock socket %s: %s", path, strerror(errno));
+	    bind(v->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		/* not bound: the path is not ours to unlink */
+		rc = err_set(errno, "vsock socket %s: %s", path, strerror(errno));
+		if (v->listen_fd >= 0)
+			close(v->listen_fd);
+		v->listen_fd = -1;
+		return rc;
+	}
+	if (listen(v->listen_fd, 64) < 0)
+		return vsock_open_fail(v, "listen");
 	v->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (v->epfd < 0)
+		return vsock_open_fail(v, "epoll_create1");
 	v->kick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (v->epfd < 0 || v->kick_fd < 0)
-		return err_set(errno, "vsock: %s", strerror(errno));
+	if (v->kick_fd < 0)
+		return vsock_open_fail(v, "eventfd");
 	e.data.u64 = 0;
-	epoll_ctl(v->epfd, EPOLL_CTL_ADD, v->kick_fd, &e);
+	if (epoll_ctl(v->epfd, EPOLL_CTL_ADD, v->kick_fd, &e) < 0)
+		return vsock_open_fail(v, "epoll_ctl(kick)");
 	e.data.u64 = 1;
-	epoll_ctl(v->epfd, EPOLL_CTL_ADD, v->listen_fd, &e);
+	if (epoll_ctl(v->epfd, EPOLL_CTL_ADD, v->listen_fd, &e) < 0)
+		return vsock_open_fail(v, "epoll_ctl(listener)");
 	return 0;
 }
 

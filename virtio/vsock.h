@@ -69,7 +69,8 @@ struct vsconn {
 	uint8_t *buf;
 	uint32_t buf_off, buf_len;
 	uint32_t fwd_cnt, fwd_cnt_sent;
-	char line[32];           /* CONNECT line */
+	char line[32];           /* CONNECT line, gathered across reads */
+	uint8_t line_len;        /* bytes of it taken off the socket so far */
 };
 
 struct vsock {
@@ -82,6 +83,8 @@ struct vsock {
 	bool active;             /* DRIVER_OK and not reset */
 	bool rx_starved;         /* rx ring ran dry: wait for a kick */
 	struct vsconn conns[VSOCK_MAX_CONNS];
+	bool listen_paused;      /* accept failed (EMFILE...): not polled */
+	time_t listen_retry;     /* ... until then, or until a slot frees */
 	unsigned rr;             /* round-robin start for rx */
 	uint32_t next_port;
 	struct { uint32_t host_port, guest_port; } rst[VSOCK_MAX_RST];
@@ -98,8 +101,10 @@ int vsock_open(struct vsock *v, const char *path);
 int vsock_start(struct vsock *v, struct vdev *d);
 /* One round of the backend thread (tests drive it without the thread;
  * v->dev must be set): wait up to timeout_ms for sockets or kicks, then
- * process both queues under the transport lock. */
-void vsock_poll_once(struct vsock *v, int timeout_ms);
+ * process both queues under the transport lock. Returns how many ready
+ * events the wait reported (0 on timeout), so tests can tell an idle loop
+ * from a spinning one. */
+int vsock_poll_once(struct vsock *v, int timeout_ms);
 /* Stops the thread, closes every connection, removes the listener. */
 void vsock_close(struct vsock *v);
 
@@ -124,6 +129,8 @@ ssize_t vsconn_read(struct vsconn *c, const struct iovec *iov, unsigned n);
 uint32_t vsconn_credit(const struct vsconn *c);
 void vsconn_free(struct vsock *v, struct vsconn *c);
 void vsconn_update_epoll(struct vsock *v, struct vsconn *c);
+/* Polls the listener for connections again (on) or not (off). */
+void vsconn_listen_arm(struct vsock *v, bool on);
 void vsconn_sweep(struct vsock *v);
 
 #endif

@@ -34,16 +34,49 @@ static struct vsconn *vsconn_alloc(struct vsock *v, int fd)
 	return NULL;
 }
 
+/* Takes c's fd out of the epoll set. A failure is only logged: the set
+ * drops an fd by itself when the fd is closed, which every path that
+ * stops polling a connection ends with. */
+static void vsconn_epoll_del(struct vsock *v, struct vsconn *c)
+{
+	if (!c->in_epoll)
+		return;
+	if (epoll_ctl(v->epfd, EPOLL_CTL_DEL, c->fd, NULL) < 0)
+		log_guest("vsock-epoll", "vsock: epoll_ctl(DEL) of a host "
+			  "connection: %s", strerror(errno));
+	c->in_epoll = false;
+	c->events = 0;
+}
+
 void vsconn_free(struct vsock *v, struct vsconn *c)
 {
 	if (c->fd >= 0) {
-		if (c->in_epoll)
-			epoll_ctl(v->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+		vsconn_epoll_del(v, c);
 		close(c->fd);
 	}
 	free(c->buf);
 	memset(c, 0, sizeof(*c));
 	c->fd = -1;
+	/* a slot is free again: a listener paused on EMFILE may accept */
+	if (v->listen_paused)
+		vsconn_listen_arm(v, true);
+}
+
+/* A host-side failure on c (not the peer's doing, e.g. epoll_ctl): the
+ * connection ends, the rest keep going. One the guest never heard of is
+ * closed at once; otherwise the guest gets a reset first (5.10.6.7). */
+static void vsconn_fail(struct vsock *v, struct vsconn *c, const char *what)
+{
+	log_guest("vsock-fail", "vsock: host connection (guest port %u): %s: %s; "
+		  "closing it", c->guest_port, what, strerror(errno));
+	if (c->state == VSCONN_HANDSHAKE || (c->owe & VSCONN_OWE_REQUEST)) {
+		vsconn_free(v, c);
+		return;
+	}
+	vsconn_epoll_del(v, c);
+	c->host_gone = true;
+	c->buf_len = 0;
+	c->owe |= VSCONN_OWE_RST;
 }
 
 struct vsconn *vsconn_find(struct vsock *v, uint32_t host_port,
@@ -71,8 +104,14 @@ void vsconn_update_epoll(struct vsock *v, struct vsconn *c)
 {
 	uint32_t ev = 0;
 
-	if (c->host_gone || c->fd < 0)
+	if (c->fd < 0)
 		return;
+	/* Nothing more to write, and reads go on without epoll until EOF;
+	 * left in the set, a dead peer's fd could wake us every round. */
+	if (c->host_gone) {
+		vsconn_epoll_del(v, c);
+		return;
+	}
 	if (c->state == VSCONN_HANDSHAKE ||
 	    (c->state == VSCONN_ESTABLISHED && !c->host_eof && !c->guest_shut_rcv &&
 	     !v->rx_starved && vsconn_credit(c) > 0))
@@ -83,18 +122,48 @@ void vsconn_update_epoll(struct vsock *v, struct vsconn *c)
 		return;
 	struct epoll_event e = { .events = ev, .data.u64 = 2 + vsconn_index(v, c) };
 	if (epoll_ctl(v->epfd, c->in_epoll ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, c->fd,
-		      &e) == 0) {
-		c->in_epoll = true;
-		c->events = ev;
+		      &e) < 0) {
+		/* the connection could hang or spin on stale interest */
+		vsconn_fail(v, c, c->in_epoll ? "epoll_ctl(MOD)" : "epoll_ctl(ADD)");
+		return;
 	}
+	c->in_epoll = true;
+	c->events = ev;
+}
+
+void vsconn_listen_arm(struct vsock *v, bool on)
+{
+	struct epoll_event e = { .events = on ? EPOLLIN : 0, .data.u64 = 1 };
+
+	if (epoll_ctl(v->epfd, EPOLL_CTL_MOD, v->listen_fd, &e) < 0) {
+		log_guest("vsock-listen", "vsock: epoll_ctl(MOD) of the listener: %s",
+			  strerror(errno));
+		return;
+	}
+	v->listen_paused = !on;
+	v->listen_retry = on ? 0 : time(NULL) + 1;
 }
 
 void vsconn_accept(struct vsock *v)
 {
-	int fd;
+	for (;;) {
+		int fd = accept4(v->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
-	while ((fd = accept4(v->listen_fd, NULL, NULL,
-			     SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+		if (fd < 0 && (errno == EINTR || errno == ECONNABORTED))
+			continue;
+		if (fd < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (fd < 0) {
+			/* EMFILE, ENFILE, ENOBUFS...: the connection stays
+			 * queued and the level-triggered listener would wake
+			 * us on it every round. Stop listening until a
+			 * connection is freed or a second has passed. */
+			log_guest("vsock-accept", "vsock: accepting a host "
+				  "connection: %s; pausing the listener",
+				  strerror(errno));
+			vsconn_listen_arm(v, false);
+			return;
+		}
 		struct vsconn *c = vsconn_alloc(v, fd);
 
 		if (!c) {
@@ -121,36 +190,51 @@ static uint32_t vsconn_new_port(struct vsock *v, uint32_t guest_port)
 	}
 }
 
-/* "CONNECT <port>\n": peeked first so that bytes after the line stay in
- * the socket for the guest. */
+/* "CONNECT <port>\n", gathered into c->line as it arrives. Each round
+ * peeks, then takes off the socket exactly the bytes that belong to the
+ * line (up to and including the newline), so bytes after it stay in the
+ * socket for the guest, and a partial line leaves nothing unread: the
+ * level-triggered epoll stays quiet until more arrives instead of waking
+ * the backend on the same bytes until the handshake deadline. */
 static void vsconn_handshake(struct vsock *v, struct vsconn *c)
 {
-	char line[sizeof(c->line)];
-	ssize_t n = recv(c->fd, line, sizeof(line) - 1, MSG_PEEK);
+	char *p = c->line + c->line_len;
+	size_t room = sizeof(c->line) - 1 - c->line_len; /* >0: see below */
+	ssize_t n = recv(c->fd, p, room, MSG_PEEK);
 	char *nl, *end;
 	unsigned long port;
+	size_t take;
 
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n <= 0) {
+		vsconn_free(v, c); /* EOF or error before a whole line */
+		return;
+	}
+	nl = memchr(p, '\n', (size_t)n);
+	take = nl ? (size_t)(nl - p) + 1 : (size_t)n;
+	/* the bytes were just peeked: a plain read of them cannot come up
+	 * short unless the socket failed in between */
+	if ((n = recv(c->fd, p, take, 0)) != (ssize_t)take) {
+		log_guest("vsock-hs-read", "vsock: host connection failed during "
+			  "the CONNECT line (%s); closing it",
+			  n < 0 ? strerror(errno) : "short read");
 		vsconn_free(v, c);
 		return;
 	}
-	line[n] = '\0';
-	nl = memchr(line, '\n', (size_t)n);
+	c->line_len = (uint8_t)(c->line_len + take);
 	if (!nl) {
-		if (n == (ssize_t)sizeof(line) - 1)
+		/* a full buffer without a newline is not a CONNECT line */
+		if (c->line_len == sizeof(c->line) - 1)
 			goto bad;
 		return; /* wait for the rest */
 	}
 	*nl = '\0';
-	if (strncmp(line, "CONNECT ", 8) || line[8] < '0' || line[8] > '9')
+	if (strncmp(c->line, "CONNECT ", 8) || c->line[8] < '0' || c->line[8] > '9')
 		goto bad;
 	errno = 0;
-	port = strtoul(line + 8, &end, 10);
-	if (*end || errno || port > UINT32_MAX)
-		goto bad;
-	if (recv(c->fd, line, (size_t)(nl - line + 1), 0) != nl - line + 1)
+	port = strtoul(c->line + 8, &end, 10);
+	if (end != nl || errno || port > UINT32_MAX) /* digits up to the newline */
 		goto bad;
 	c->guest_port = (uint32_t)port;
 	c->host_port = vsconn_new_port(v, c->guest_port);
@@ -175,8 +259,7 @@ void vsconn_event(struct vsock *v, struct vsconn *c, uint32_t events)
 		/* Readable data may still be queued: reads go on without epoll
 		 * until EOF, but a hung-up fd must leave the set or it fires
 		 * forever. */
-		epoll_ctl(v->epfd, EPOLL_CTL_DEL, c->fd, NULL);
-		c->in_epoll = false;
+		vsconn_epoll_del(v, c);
 		c->host_gone = true;
 		if (c->state == VSCONN_CONNECTING)
 			c->owe |= VSCONN_OWE_RST;
@@ -285,8 +368,8 @@ void vsconn_flush(struct vsconn *c)
 		c->owe |= VSCONN_OWE_CREDIT;
 	if (c->buf_len)
 		return;
-	if (c->guest_shut_send && !c->host_gone)
-		shutdown(c->fd, SHUT_WR);
+	if (c->guest_shut_send && !c->host_gone && shutdown(c->fd, SHUT_WR) < 0)
+		c->host_gone = true; /* ENOTCONN: the peer is gone; reset below */
 	/* The guest closed both ways and everything reached the host: end
 	 * it with a reset, as the close handshake asks (5.10.6.6). */
 	if ((c->guest_shut_send && c->guest_shut_rcv) || c->host_gone)
@@ -311,11 +394,14 @@ ssize_t vsconn_read(struct vsconn *c, const struct iovec *iov, unsigned n)
 }
 
 /* Connections stuck in CONNECTING (no guest answer) or closing (a host
- * program that never reads the last bytes) are dropped after a timeout. */
+ * program that never reads the last bytes) are dropped after a timeout;
+ * a listener paused by a failed accept is polled again after its pause. */
 void vsconn_sweep(struct vsock *v)
 {
 	time_t now = time(NULL);
 
+	if (v->listen_paused && now >= v->listen_retry)
+		vsconn_listen_arm(v, true);
 	for (unsigned i = 0; i < VSOCK_MAX_CONNS; i++) {
 		struct vsconn *c = &v->conns[i];
 		bool closing = c->guest_shut_send && c->guest_shut_rcv;

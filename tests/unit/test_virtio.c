@@ -10,8 +10,10 @@
 
 #include <fcntl.h>
 #include <linux/virtio_config.h>
+#include <linux/virtio_ids.h>
 #include <linux/virtio_mmio.h>
 #include <linux/virtio_ring.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -182,13 +184,39 @@ static void test_transport(struct vmmio *t)
 	uint16_t h = 1;
 	vmmio_io(t, VIRTIO_MMIO_STATUS, (uint8_t *)&h, 2, true);
 	CHECK(t->refused == r0 + 2);
-	/* config space bounds: past the end reads all-ones */
+	/* config space (4.2.2): served from the snapshot vblk_open filled */
+	const uint32_t clen = sizeof(struct virtio_blk_config);
 	uint64_t cap = 0;
+	CHECK(t->dev.config_len == clen);
 	vmmio_io(t, VIRTIO_MMIO_CONFIG, (uint8_t *)&cap, 8, false);
 	CHECK(cap == 64); /* 32 KiB image */
-	uint32_t w = 0;
-	vmmio_io(t, VIRTIO_MMIO_CONFIG + 0x1000 - 0x100 - 2, (uint8_t *)&w, 4, false);
-	CHECK(w == 0xffffffff);
+	uint32_t w = 0, bs = 0;
+	vmmio_io(t, VIRTIO_MMIO_CONFIG +
+		 offsetof(struct virtio_blk_config, blk_size), (uint8_t *)&bs, 4, false);
+	CHECK(bs == 512);
+	CHECK(rd(t, VIRTIO_MMIO_CONFIG_GENERATION) == 0);
+	/* past the end reads 0, up to the end of the window */
+	w = 0xdeadbeef;
+	vmmio_io(t, VIRTIO_MMIO_CONFIG + clen, (uint8_t *)&w, 4, false);
+	CHECK(w == 0);
+	w = 0xdeadbeef;
+	vmmio_io(t, VIRTIO_MMIO_CONFIG + 0x1000 - 0x100 - 4, (uint8_t *)&w, 4, false);
+	CHECK(w == 0);
+	/* a read straddling the end: the bytes that exist, then 0 */
+	uint8_t raw[8], want[8] = { 0 };
+	memset(raw, 0xee, sizeof(raw));
+	memcpy(want, (const uint8_t *)t->dev.config + clen - 3, 3);
+	vmmio_io(t, VIRTIO_MMIO_CONFIG + clen - 3, raw, 8, false);
+	CHECK(!memcmp(raw, want, 8));
+	/* the space is read-only: writes refused, the snapshot unchanged */
+	r0 = t->refused;
+	w = 0;
+	vmmio_io(t, VIRTIO_MMIO_CONFIG, (uint8_t *)&w, 4, true);
+	vmmio_io(t, VIRTIO_MMIO_CONFIG + clen + 8, (uint8_t *)&w, 4, true);
+	CHECK(t->refused == r0 + 2);
+	cap = 0;
+	vmmio_io(t, VIRTIO_MMIO_CONFIG, (uint8_t *)&cap, 8, false);
+	CHECK(cap == 64);
 	CHECK(blk_req(t, VIRTIO_BLK_T_IN, 0, 512) == VIRTIO_BLK_S_OK);
 
 	/* bad QueueNum values while setting up */
@@ -344,6 +372,29 @@ static void test_readonly(struct vblk *b, const char *path)
 	vblk_close(b);
 }
 
+/* The device table: each device once, with ops the transport can use. */
+static void test_device_table(void)
+{
+	CHECK(vdev_table_len == 2);
+	CHECK(vdev_find("virtio-blk") == &vblk_ops);
+	CHECK(vdev_find("virtio-vsock") != NULL &&
+	      vdev_find("virtio-vsock")->device_id == VIRTIO_ID_VSOCK);
+	CHECK(vdev_find("virtio-net") == NULL && vdev_find("blk") == NULL &&
+	      vdev_find("") == NULL && vdev_find(NULL) == NULL);
+	for (unsigned i = 0; i < vdev_table_len; i++) {
+		const struct vdev_ops *o = vdev_table[i];
+
+		CHECK(o->name && vdev_find(o->name) == o);
+		CHECK(o->num_queues >= 1 && o->num_queues <= VDEV_MAX_QUEUES);
+		CHECK(o->queue_max && !(o->queue_max & (o->queue_max - 1)) &&
+		      o->queue_max <= VIRTQ_MAX_SIZE);
+		CHECK(o->features && o->queue_notify);
+		CHECK(o->config_len > 0 && o->config_len <= VMMIO_SIZE - VIRTIO_MMIO_CONFIG);
+		for (unsigned j = 0; j < i; j++)
+			CHECK(vdev_table[j]->device_id != o->device_id);
+	}
+}
+
 int main(void)
 {
 	char path[] = "/tmp/msbvm-vblk-XXXXXX";
@@ -362,6 +413,7 @@ int main(void)
 	gm_layout(&gm, RAM_SIZE);
 	CHECK(vblk_open(&b, path, false, 0) == 0);
 	vmmio_init(&t, &vblk_ops, &b, &gm, VMMIO_BASE, 5, irq, NULL);
+	test_device_table();
 	test_transport(&t);
 	test_early_notify(&t);
 	test_hostile_chains(&t);

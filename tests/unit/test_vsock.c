@@ -3,7 +3,8 @@
  * (vsock_poll_once). Covers the CONNECT contract in both directions, data
  * both ways, credit, and hostile input from both sides: spoofed CIDs,
  * bad lengths, packets for unknown connections, credit violations, a
- * read-only rx buffer, bad CONNECT lines and too many host connections. */
+ * read-only rx buffer, bad or trickling CONNECT lines, too many host
+ * connections, and host-side failures (accept out of fds, epoll_ctl). */
 #include "check.h"
 #include "virtio/mmio.h"
 #include "virtio/vsock.h"
@@ -16,6 +17,7 @@
 #include <linux/virtio_ring.h>
 #include <poll.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -302,6 +304,136 @@ static void test_hostile_host(void)
 	rx_count(-1, NULL);
 }
 
+/* Backend loop rounds with nothing to do must block in epoll_wait: the
+ * number of ready events over n idle rounds. */
+static int idle_events(int n)
+{
+	int events = 0;
+
+	for (int i = 0; i < n; i++)
+		events += vsock_poll_once(&v, 5);
+	return events;
+}
+
+/* A CONNECT line that arrives in pieces: while it is incomplete the
+ * backend must not spin on the readable socket (it once peeked the same
+ * bytes on every round of a level-triggered epoll until the deadline),
+ * the line completes when the rest arrives, bytes after the newline stay
+ * for the guest, and a line past the limit without a newline is closed
+ * even when it trickles in. */
+static void test_partial_connect(void)
+{
+	struct virtio_vsock_hdr h;
+	uint8_t data[16];
+	char buf[64];
+	int fd = host_connect("CONN");
+
+	CHECK(idle_events(20) <= 2);
+	CHECK(rx_count(-1, NULL) == 0);
+	CHECK(write(fd, "ECT 50", 6) == 6);
+	CHECK(idle_events(20) <= 2);
+	CHECK(write(fd, "10\nearly", 8) == 8);
+	pump();
+	CHECK(rx_next(&h, NULL, 0) && h.op == VIRTIO_VSOCK_OP_REQUEST &&
+	      h.dst_port == 5010);
+	uint32_t hp = h.src_port;
+	gtx(5010, hp, VIRTIO_VSOCK_OP_RESPONSE, NULL, 0);
+	snprintf((char *)data, sizeof(data), "OK %u\n", hp);
+	CHECK(host_read(fd, buf, sizeof(buf)) > 0 && !strcmp(buf, (char *)data));
+	pump();
+	CHECK(rx_next(&h, data, sizeof(data)) && h.op == VIRTIO_VSOCK_OP_RW &&
+	      h.len == 5 && !memcmp(data, "early", 5));
+	gtx(5010, hp, VIRTIO_VSOCK_OP_RST, NULL, 0);
+	CHECK(vsconn_find(&v, hp, 5010) == NULL);
+	close(fd);
+	pump();
+
+	/* 31 bytes without a newline, in two pieces: open after the first,
+	 * closed after the second */
+	fd = host_connect("CONNECT 1234567890");
+	CHECK(read(fd, buf, sizeof(buf)) < 0 && errno == EAGAIN);
+	CHECK(idle_events(20) <= 2);
+	CHECK(write(fd, "1234567890123", 13) == 13);
+	pump();
+	CHECK(closed(fd));
+	close(fd);
+	/* a NUL inside the port: the digits must run up to the newline */
+	fd = host_connect(NULL);
+	CHECK(write(fd, "CONNECT 5\0x\n", 12) == 12);
+	pump();
+	CHECK(closed(fd));
+	close(fd);
+	pump();
+	CHECK(rx_count(-1, NULL) == 0);
+}
+
+/* accept() failing (out of fds) leaves the connection queued: the
+ * listener must not wake the backend on it every round; once fds are
+ * back, the connection goes through. */
+static void test_accept_emfile(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct virtio_vsock_hdr h;
+	struct rlimit old, low;
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0), spare = dup(0), events;
+	bool got = false;
+
+	close(spare); /* the lowest free fd: the next accept() would get it */
+	strcpy(sa.sun_path, path);
+	CHECK(getrlimit(RLIMIT_NOFILE, &old) == 0);
+	low = old;
+	low.rlim_cur = (rlim_t)spare;
+	CHECK(setrlimit(RLIMIT_NOFILE, &low) == 0);
+	CHECK(connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+	CHECK(write(fd, "CONNECT 5030\n", 13) == 13);
+	events = idle_events(20);
+	CHECK(setrlimit(RLIMIT_NOFILE, &old) == 0);
+	CHECK(events <= 2);
+	/* polled again within about a second */
+	for (int i = 0; i < 60 && !got; i++) {
+		vsock_poll_once(&v, 50);
+		got = rx_next(&h, NULL, 0);
+	}
+	CHECK(got && h.op == VIRTIO_VSOCK_OP_REQUEST && h.dst_port == 5030);
+	gtx(5030, h.src_port, VIRTIO_VSOCK_OP_RST, NULL, 0);
+	close(fd);
+	pump();
+}
+
+/* epoll_ctl failing for one connection (here its fd is swapped for a
+ * regular file, which epoll refuses) ends that connection with a reset
+ * to the guest; the device goes on serving the others. */
+static void test_epoll_failure(void)
+{
+	struct virtio_vsock_hdr h;
+	char tmpl[] = "/tmp/msbvm-vsock-file-XXXXXX", buf[64];
+	int fd = host_connect("CONNECT 5040\n"), file = mkstemp(tmpl), real;
+
+	CHECK(file >= 0);
+	unlink(tmpl);
+	CHECK(rx_next(&h, NULL, 0) && h.op == VIRTIO_VSOCK_OP_REQUEST);
+	uint32_t hp = h.src_port;
+	gtx(5040, hp, VIRTIO_VSOCK_OP_RESPONSE, NULL, 0);
+	CHECK(host_read(fd, buf, sizeof(buf)) > 0 && !strncmp(buf, "OK ", 3));
+	struct vsconn *c = vsconn_find(&v, hp, 5040);
+	CHECK(c != NULL);
+	if (!c)
+		return;
+	real = c->fd;
+	c->fd = file;        /* the device closes it with the connection */
+	c->in_epoll = false; /* so the next update is an ADD, and fails */
+	CHECK(rx_count(VIRTIO_VSOCK_OP_RST, NULL) == 1);
+	CHECK(vsconn_find(&v, hp, 5040) == NULL);
+	close(real);
+	close(fd);
+	fd = host_connect("CONNECT 5041\n");
+	CHECK(rx_next(&h, NULL, 0) && h.op == VIRTIO_VSOCK_OP_REQUEST &&
+	      h.dst_port == 5041);
+	gtx(5041, h.src_port, VIRTIO_VSOCK_OP_RST, NULL, 0);
+	close(fd);
+	pump();
+}
+
 /* A driver that posts a device-readable rx buffer is broken: NEEDS_RESET;
  * after a reset the device works again. */
 static void test_bad_rx_buffer(void)
@@ -343,12 +475,19 @@ int main(void)
 	v.dev = &t.dev;
 	CHECK(rd(VIRTIO_MMIO_DEVICE_ID) == 19);
 	drv_init();
-	uint32_t cid = rd(VIRTIO_MMIO_CONFIG);
+	/* config: the 64-bit guest_cid (5.10.4), nothing after it */
+	uint64_t cid = 0;
+	vmmio_io(&t, VIRTIO_MMIO_CONFIG, (uint8_t *)&cid, 8, false);
 	CHECK(cid == VSOCK_GUEST_CID);
+	CHECK(t.dev.config_len == sizeof(struct virtio_vsock_config));
+	CHECK(rd(VIRTIO_MMIO_CONFIG + 4) == 0 && rd(VIRTIO_MMIO_CONFIG + 8) == 0);
 	test_host_to_guest();
 	test_guest_to_host();
 	test_credit();
 	test_hostile_host();
+	test_partial_connect();
+	test_accept_emfile();
+	test_epoll_failure();
 	test_bad_rx_buffer();
 	/* an existing non-socket path is refused; a live socket too */
 	struct vsock v2;
