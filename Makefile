@@ -94,6 +94,7 @@ build/asan/%.o: %.c
 	$(CC) $(ASAN_CFLAGS) -c -o $@ $<
 
 build/asan/libmsbvm.a: $(VMM_SRCS:%.c=build/asan/%.o)
+	@rm -f $@
 	ar rcs $@ $^
 
 # the command's own parsing (not main) is unit-tested too
@@ -117,6 +118,34 @@ unit: $(UNIT_BINS)
 	@tools/check-layers.sh
 	@for t in $(UNIT_BINS); do echo "== $$t"; $$t || exit 1; done
 	@echo "unit tests: all passed"
+
+# The unit tests again under ThreadSanitizer (`make tsan`, run by `make
+# test`): races between device threads, the vCPU and teardown show here.
+TSAN_CFLAGS := $(CFLAGS_COMMON) -O1 -g -fsanitize=thread
+TSAN_BINS := $(UNIT_TESTS:%=build/tsan/tests/%)
+build/tsan/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(TSAN_CFLAGS) -c -o $@ $<
+
+build/tsan/libmsbvm.a: $(VMM_SRCS:%.c=build/tsan/%.o)
+	@rm -f $@
+	ar rcs $@ $^
+build/tsan/libcli.a: $(CLI_LIB_SRCS:%.c=build/tsan/%.o)
+	@rm -f $@
+	ar rcs $@ $^
+build/tsan/libagentd.a: $(AGENT_LIB_SRCS:%.c=build/tsan/%.o)
+	@rm -f $@
+	ar rcs $@ $^
+
+TSAN_LIBS := build/tsan/libcli.a build/tsan/libagentd.a build/tsan/libmsbvm.a
+build/tsan/tests/%: tests/unit/%.c tests/unit/check.h $(TSAN_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(TSAN_CFLAGS) -o $@ $< $(TSAN_LIBS) -pthread -fsanitize=thread
+
+tsan: $(TSAN_BINS)
+	@for t in $(TSAN_BINS); do echo "== $$t (tsan)"; \
+		TSAN_OPTIONS=halt_on_error=1 $$t || exit 1; done
+	@echo "unit tests under TSan: all passed"
 
 # libFuzzer targets (clang). `make fuzz` builds; run e.g.
 # build/fuzz/fuzz_virtq_blk -max_total_time=60
@@ -177,6 +206,7 @@ integration: all kernel
 test:
 	tools/install-deps.sh
 	$(MAKE) --no-print-directory unit
+	$(MAKE) --no-print-directory tsan
 	$(MAKE) --no-print-directory integration
 
 # The demo: a busybox root disk, agentd as PID 1, one command in the guest

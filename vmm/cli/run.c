@@ -234,6 +234,9 @@ static int run_result(msbvm *vm, const struct run_opts *o,
 	switch (st->end) {
 	case MSBVM_END_REBOOT:
 	case MSBVM_END_POWEROFF:
+		if (o->verbose)
+			fprintf(stderr, "msbvm: guest %s\n", st->end == MSBVM_END_REBOOT ?
+				"rebooted" : "powered off");
 		return 0;
 	case MSBVM_END_USER:
 		/* the guest's cursor may sit mid-line on the raw terminal */

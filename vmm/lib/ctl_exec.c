@@ -183,6 +183,9 @@ int ctl_exec(struct ctl *c, const struct ctl_exec_opts *o)
 	c->err[0] = c->err_kind[0] = '\0';
 	if ((r = ctl_exec_start(c, o, id)) != 0)
 		return r;
+	/* no input: the command reads EOF at once instead of waiting */
+	if (o->in_fd < 0)
+		pconn_send(&c->pc, P_STDIN, P_FLAG_EOF, id, NULL, 0);
 	if (o->tty && o->in_fd >= 0 && tcgetattr(o->in_fd, &saved) == 0) {
 		raw = saved;
 		cfmakeraw(&raw);

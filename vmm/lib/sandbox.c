@@ -312,6 +312,29 @@ static void sbx_status(struct msbvm *vm, struct msbvm_status *st)
 	}
 }
 
+/* -v: how long it ran and why it left KVM_RUN, by exit reason. */
+static void sbx_exit_stats(struct msbvm *vm)
+{
+	const struct vm *v = &vm->m->vm;
+	char line[1024];
+	size_t n;
+
+	if (!log_is_verbose())
+		return;
+	n = (size_t)snprintf(line, sizeof(line), "ran %.3f s; exits:",
+			     report_since(&vm->t0) / 1e3);
+	for (unsigned i = 0; i < VM_EXIT_REASONS && n < sizeof(line); i++)
+		if (v->exits[i])
+			n += (size_t)snprintf(line + n, sizeof(line) - n, " %s=%llu",
+					      vcpu_exit_name(i),
+					      (unsigned long long)v->exits[i]);
+	if (n < sizeof(line))
+		snprintf(line + n, sizeof(line) - n, "; unclaimed port I/O %llu, "
+			 "MMIO %llu", (unsigned long long)v->pio.unhandled,
+			 (unsigned long long)v->mmio.unhandled);
+	log_info("%s", line);
+}
+
 static bool sbx_wait_stopped(struct msbvm *vm, int timeout_ms)
 {
 	struct pollfd p = { .fd = vm->m->vm.stopped_fd, .events = POLLIN };
@@ -330,6 +353,7 @@ int msbvm_wait(msbvm *vm, int timeout_ms, struct msbvm_status *st)
 			return lib_failf(vm, -ETIMEDOUT, "the VM is still running");
 		struct log_sink *old = log_bind(&vm->log);
 		machine_stop_threads(vm->m);
+		sbx_exit_stats(vm);
 		log_bind(old);
 		vm->joined = true;
 		vm->rep.exit_ms = report_since(&vm->t0);
