@@ -205,41 +205,30 @@ static int machine_devices(struct machine *m, const struct machine_spec *s)
 }
 
 /* Kernel, initrd, zero page, MP table and the vCPU's entry state. */
-static int machine_boot(struct machine *m, const struct machine_spec *s)
+static int machine_boot(struct machine *m, const struct machine_spec *s,
+			const struct machine_file *k, const struct machine_file *ird)
 {
-	struct machine_file k = { 0 }, ird = { 0 };
 	struct kernel_info ki;
 	struct kvm_sregs sregs = { 0 };
 	struct kvm_regs regs;
 	uint8_t seed[BOOT_RNG_SEED_LEN];
 	int rc;
 
-	if ((rc = machine_map_file("kernel", s->kernel, s->ram_bytes, &k)) < 0 ||
-	    (s->initrd &&
-	     (rc = machine_map_file("initrd", s->initrd, s->ram_bytes, &ird)) < 0))
-		goto out;
-	if ((rc = loader_load(&m->vm.gm, k.data, k.len, &ki)) < 0) {
-		rc = err_set(-rc, "kernel %s: %s", s->kernel, strdupa(err_msg()));
-		goto out;
-	}
-	if (getrandom(seed, sizeof(seed), 0) != sizeof(seed)) {
-		rc = err_set(errno, "getrandom: %s", strerror(errno));
-		goto out;
-	}
-	struct boot_config bc = { m->cmdline, ird.data, ird.len, seed };
+	if ((rc = loader_load(&m->vm.gm, k->data, k->len, &ki)) < 0)
+		return err_set(-rc, "kernel %s: %s", s->kernel, strdupa(err_msg()));
+	if (getrandom(seed, sizeof(seed), 0) != sizeof(seed))
+		return err_set(errno, "getrandom: %s", strerror(errno));
+	struct boot_config bc = { m->cmdline, ird->data, ird->len, seed };
 	if ((rc = bp_setup(&m->vm.gm, &ki, &bc)) < 0 ||
 	    (rc = mptable_setup(&m->vm.gm, 1)) < 0 ||
 	    (rc = vcpu_get_sregs(&m->vm, &sregs)) < 0 ||
 	    (rc = entry_setup(&m->vm.gm, &ki, &sregs, &regs)) < 0 ||
 	    (rc = vcpu_set_boot_state(&m->vm, &sregs, &regs)) < 0)
-		goto out;
+		return rc;
 	log_info("kernel %s (%s, entry 0x%llx), %llu MiB RAM, cmdline: %s",
 		 s->kernel, ki.bzimage ? "bzImage" : "ELF", (unsigned long long)ki.entry,
 		 (unsigned long long)(s->ram_bytes >> 20), m->cmdline);
-out:
-	machine_unmap_file(&k);
-	machine_unmap_file(&ird);
-	return rc;
+	return 0;
 }
 
 void machine_init(struct machine *m, struct log_sink *log)
@@ -255,14 +244,26 @@ int machine_build(struct machine *m, const struct machine_spec *s,
 {
 	int rc;
 
+	struct machine_file k = { 0 }, ird = { 0 };
+
 	if (strlen(s->cmdline) >= sizeof(m->cmdline))
 		return err_set(E2BIG, "kernel command line too long");
 	snprintf(m->cmdline, sizeof(m->cmdline), "%s", s->cmdline);
-	if ((rc = vm_create(&m->vm, s->ram_bytes, log)) < 0 ||
+	/* the files first: a wrong path fails before /dev/kvm is touched */
+	if ((rc = machine_map_file("kernel", s->kernel, s->ram_bytes, &k)) < 0 ||
+	    (s->initrd &&
+	     (rc = machine_map_file("initrd", s->initrd, s->ram_bytes, &ird)) < 0) ||
+	    (rc = vm_create(&m->vm, s->ram_bytes, log)) < 0 ||
 	    (rc = machine_legacy(m, s->console_fd)) < 0 ||
-	    (rc = machine_devices(m, s)) < 0)
+	    (rc = machine_devices(m, s)) < 0 ||
+	    (rc = machine_boot(m, s, &k, &ird)) < 0) {
+		machine_unmap_file(&k);
+		machine_unmap_file(&ird);
 		return rc;
-	return machine_boot(m, s);
+	}
+	machine_unmap_file(&k);
+	machine_unmap_file(&ird);
+	return 0;
 }
 
 int machine_start(struct machine *m, int console_in_fd,
