@@ -230,21 +230,3 @@ void vblk_close(struct vblk *b)
 		close(b->fd);
 	b->fd = -1;
 }
-
-int vblk_parse_spec(const char *spec, char *path, size_t path_len, bool *ro)
-{
-	const char *comma = strrchr(spec, ',');
-	size_t n = comma ? (size_t)(comma - spec) : strlen(spec);
-
-	*ro = false;
-	if (comma && !strcmp(comma + 1, "ro"))
-		*ro = true;
-	else if (comma && strcmp(comma + 1, "rw"))
-		return err_set(EINVAL, "--disk '%s': unknown option '%s' (use "
-			       "PATH, PATH,ro or PATH,rw)", spec, comma + 1);
-	if (n == 0 || n >= path_len)
-		return err_set(EINVAL, "--disk '%s': bad path", spec);
-	memcpy(path, spec, n);
-	path[n] = '\0';
-	return 0;
-}

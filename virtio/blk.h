@@ -25,8 +25,6 @@ struct vblk {
 /* Opens the image (host errors -> -errno with a message). */
 int vblk_open(struct vblk *b, const char *path, bool ro, unsigned index);
 void vblk_close(struct vblk *b);
-/* Parses "PATH[,ro]" (--disk). */
-int vblk_parse_spec(const char *spec, char *path, size_t path_len, bool *ro);
 
 extern const struct vdev_ops vblk_ops;
 

@@ -96,6 +96,15 @@ int main(void)
 	CHECK(parse(12, a13, &o) == 0 && o.x.n_env == 1 && !strcmp(o.x.workdir, "/tmp") &&
 	      !strcmp(o.x.user, "app") && o.x.tty == 0 && !strcmp(o.name, "x") && !o.cmd);
 
+	char p[64];
+	bool ro;
+	CHECK(cli_parse_disk("a.img,ro", p, sizeof(p), &ro) == 0 && ro && !strcmp(p, "a.img"));
+	CHECK(cli_parse_disk("a.img", p, sizeof(p), &ro) == 0 && !ro);
+	CHECK(cli_parse_disk("a.img,rw", p, sizeof(p), &ro) == 0 && !ro);
+	CHECK(cli_parse_disk("a.img,rx", p, sizeof(p), &ro) < 0);
+	CHECK_STR_CONTAINS(cli_errmsg(), "unknown option 'rx'");
+	CHECK(cli_parse_disk(",ro", p, sizeof(p), &ro) < 0);
+
 	CHECK(mkdtemp(dir) != NULL);
 	snprintf(root, sizeof(root), "%s/pvm", dir);
 	fake_root(root, "fpu sse2 hypervisor rdrand", true);

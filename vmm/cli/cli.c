@@ -104,6 +104,24 @@ int cli_exec_opt(int opt, const char *arg, const char *cmd,
 	}
 }
 
+int cli_parse_disk(const char *spec, char *path, size_t path_len, bool *ro)
+{
+	const char *comma = strrchr(spec, ',');
+	size_t n = comma ? (size_t)(comma - spec) : strlen(spec);
+
+	*ro = false;
+	if (comma && !strcmp(comma + 1, "ro"))
+		*ro = true;
+	else if (comma && strcmp(comma + 1, "rw"))
+		return cli_fail(EINVAL, "--disk '%s': unknown option '%s' (use "
+				"PATH, PATH,ro or PATH,rw)", spec, comma + 1);
+	if (n == 0 || n >= path_len)
+		return cli_fail(EINVAL, "--disk '%s': bad path", spec);
+	memcpy(path, spec, n);
+	path[n] = '\0';
+	return 0;
+}
+
 static int cli_nested(const char *s, enum msbvm_nested *m)
 {
 	if (!strcmp(s, "auto"))

@@ -47,6 +47,8 @@ const char *cli_errmsg(void);
 int cli_exec_opt(int opt, const char *arg, const char *cmd,
 		 struct cli_exec_args *a);
 
+/* --disk PATH[,ro|,rw]: the path (of path_len bytes at most) and ro. */
+int cli_parse_disk(const char *spec, char *path, size_t path_len, bool *ro);
 /* Parses `msbvm run` arguments (argv[0] is "run"). 1: help printed. */
 int cli_parse_run(int argc, char **argv, struct run_opts *o);
 /* A strict decimal MiB count within [min, max]; -EINVAL otherwise. */

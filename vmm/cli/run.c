@@ -122,16 +122,13 @@ static msbvm_config *run_config(const struct run_opts *o)
 		rc |= msbvm_config_add_init_env(c, o->init_env[i]);
 	for (unsigned i = 0; i < o->n_disks; i++) {
 		char path[PATH_MAX];
-		size_t n = strcspn(o->disks[i], ",");
-		bool ro = !strcmp(o->disks[i] + n, ",ro");
+		bool ro;
 
-		if (o->disks[i][n] && !ro) {
-			fprintf(stderr, "msbvm: --disk '%s': the only option is ,ro\n",
-				o->disks[i]);
+		if (cli_parse_disk(o->disks[i], path, sizeof(path), &ro) < 0) {
+			fprintf(stderr, "msbvm: %s\n", cli_errmsg());
 			msbvm_config_free(c);
 			return NULL;
 		}
-		snprintf(path, sizeof(path), "%.*s", (int)n, o->disks[i]);
 		rc |= msbvm_config_add_disk(c, path, ro);
 	}
 	if (o->no_agent)
