@@ -20,20 +20,6 @@ static const char nested_args[] =
 	"fsgsbase,erms,fsrm,pcid,invpcid,rdrand,rdseed,movbe,abm,sse4_1,sse4_2,"
 	"aes,pclmulqdq,rdpid,umip,clflushopt,clwb,adx,xsaveopt,xsavec,xsaves";
 
-int nested_parse(const char *s, enum nested_mode *mode)
-{
-	if (!strcmp(s, "auto"))
-		*mode = NESTED_AUTO;
-	else if (!strcmp(s, "on"))
-		*mode = NESTED_ON;
-	else if (!strcmp(s, "off"))
-		*mode = NESTED_OFF;
-	else
-		return err_set(EINVAL, "--nested-workarounds: '%s' is not one of "
-			       "auto, on, off", s);
-	return 0;
-}
-
 /* Whole-word flag test on the cpuinfo "flags" line. */
 static bool nested_has_flag(const char *flags, const char *flag)
 {

@@ -7,10 +7,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-enum nested_mode { NESTED_AUTO, NESTED_ON, NESTED_OFF };
-
-/* Parses "auto", "on", "off"; -EINVAL otherwise. */
-int nested_parse(const char *s, enum nested_mode *mode);
 /* True if this host's /dev/kvm is a nested paravirtual one; why names the
  * evidence. root lets tests point at a fake /sys and /proc ("" = real). */
 bool nested_detect(const char *root, char *why, size_t why_len);
