@@ -86,12 +86,13 @@ int ctl_connect(struct ctl *c, const char *sock_path, int timeout_ms)
 			close(fd);
 		return ctl_fail(c, rc, "%s: %s", sock_path, strerror(rc));
 	}
-	if ((rc = ctl_handshake(c, fd, timeout_ms)) < 0 ||
-	    (rc = pconn_init(&c->pc, fd)) < 0) {
+	if ((rc = ctl_handshake(c, fd, timeout_ms)) < 0) {
 		close(fd);
-		c->pc.fd = -1;
 		return rc;
 	}
+	/* on failure pconn_init has closed fd already (pconn_free) */
+	if ((rc = pconn_init(&c->pc, fd)) < 0)
+		return ctl_fail(c, -rc, "out of memory");
 	fcntl(fd, F_SETFL, O_NONBLOCK);
 	kv_init(kv);
 	kv_addf(kv, "version", "%d", PROTO_VERSION);

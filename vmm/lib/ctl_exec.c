@@ -44,11 +44,22 @@ static int ctl_exec_start(struct ctl *c, const struct ctl_exec_opts *o,
 		return -1;
 	}
 	if ((r = ctl_wait(c, &f, 60000, o->stop_fd)) <= 0) {
+		/* 0: the timeout or stop_fd; say which */
+		struct pollfd sp = { .fd = o->stop_fd, .events = POLLIN };
+
 		if (!r)
-			snprintf(c->err, sizeof(c->err), "agent: no answer to EXEC");
+			snprintf(c->err, sizeof(c->err), "%s",
+				 o->stop_fd >= 0 && poll(&sp, 1, 0) > 0 ?
+				 "the VM stopped" : "agent: no answer to EXEC");
 		return -1;
 	}
-	if (f.type == P_STARTED && f.id == id)
+	/* a reply to something else is not this EXEC's STARTED or ERROR */
+	if (f.id != id) {
+		snprintf(c->err, sizeof(c->err), "agent: reply for request %u, "
+			 "expected %u", f.id, id);
+		return -1;
+	}
+	if (f.type == P_STARTED)
 		return 0;
 	if (f.type == P_ERROR) {
 		const char *k = kv_valid(f.data, f.len) ? kv_get(f.data, f.len, "kind") : NULL;
