@@ -4,10 +4,13 @@
 # musl-tools: agentd is a static musl binary (83 KiB; glibc static ~800 KiB
 # and NSS warnings). socat: tests drive the vsock socket with it.
 # debootstrap: tools/mkrootfs-init.sh systemd (the --init test image).
+# clang: `make tsan` (gcc 12's TSan rejects atomic_thread_fence) and `make
+# fuzz`. pkg-config: the embedding test builds against the installed .pc.
 set -eu
 PKGS="build-essential make gcc libc6-dev linux-libc-dev file
  bc bison flex libelf-dev libssl-dev cpio xz-utils kmod
- linux-source-6.1 busybox-static e2fsprogs socat musl-tools debootstrap"
+ linux-source-6.1 busybox-static e2fsprogs socat musl-tools debootstrap
+ clang pkg-config"
 # `tools/install-deps.sh bench` adds what tools/bench compares against
 [ "${1:-}" = bench ] && PKGS="$PKGS qemu-system-x86"
 SUDO=
