@@ -16,6 +16,7 @@
 #include <linux/virtio_ids.h>
 #include <linux/virtio_ring.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -26,6 +27,13 @@
 #define VSOCK_HDR ((uint32_t)sizeof(struct virtio_vsock_hdr))
 #define VSOCK_RXQ 0
 #define VSOCK_TXQ 1
+
+/* vsock_close() sets stopping while the backend thread reads it: an
+ * atomic store and load (volatile alone is still a data race). */
+static bool vsock_stopping(const struct vsock *v)
+{
+	return __atomic_load_n(&v->stopping, __ATOMIC_ACQUIRE);
+}
 
 static void vsock_kick(struct vsock *v)
 {
@@ -382,7 +390,7 @@ int vsock_poll_once(struct vsock *v, int timeout_ms)
 			log_guest("vsock-epoll", "vsock: epoll_wait: %s", strerror(errno));
 		n = 0; /* still sweep and serve the queues below */
 	}
-	if (v->stopping)
+	if (vsock_stopping(v))
 		return n;
 	v->dev->lock(v->dev);
 	for (int i = 0; i < n; i++) {
@@ -403,12 +411,22 @@ int vsock_poll_once(struct vsock *v, int timeout_ms)
 	return n;
 }
 
+struct vsock_thread_arg {
+	struct vsock *v;
+	struct log_sink *log;
+};
+
 static void *vsock_thread(void *arg)
 {
-	struct vsock *v = arg;
+	struct vsock_thread_arg a = *(struct vsock_thread_arg *)arg;
 
-	while (!v->stopping)
-		vsock_poll_once(v, 1000);
+	free(arg);
+	/* the VM's sink, as on every thread of the VM: its log_fn and the
+	 * per-VM rate limit (unbound, guest lines would go to stderr with
+	 * no limit at all) */
+	log_bind(a.log);
+	while (!vsock_stopping(a.v))
+		vsock_poll_once(a.v, 1000);
 	return NULL;
 }
 
@@ -530,13 +548,23 @@ int vsock_open(struct vsock *v, const char *path)
 	return 0;
 }
 
+/* The thread logs to the sink bound on the caller's thread (the library
+ * binds the VM's around machine_start). */
 int vsock_start(struct vsock *v, struct vdev *d)
 {
+	struct vsock_thread_arg *a = malloc(sizeof(*a));
 	int rc;
 
+	if (!a)
+		return err_set(ENOMEM, "vsock thread: out of memory");
+	a->v = v;
+	a->log = log_bind(NULL); /* read the caller's sink ... */
+	log_bind(a->log);        /* ... and leave it bound */
 	v->dev = d;
-	if ((rc = pthread_create(&v->thread, NULL, vsock_thread, v)) != 0)
+	if ((rc = pthread_create(&v->thread, NULL, vsock_thread, a)) != 0) {
+		free(a);
 		return err_set(rc, "vsock thread: %s", strerror(rc));
+	}
 	v->running = true;
 	return 0;
 }
@@ -544,7 +572,7 @@ int vsock_start(struct vsock *v, struct vdev *d)
 void vsock_close(struct vsock *v)
 {
 	if (v->running) {
-		v->stopping = true;
+		__atomic_store_n(&v->stopping, true, __ATOMIC_RELEASE);
 		vsock_kick(v);
 		pthread_join(v->thread, NULL);
 		v->running = false;

@@ -131,10 +131,14 @@ void vm_fail(struct vm *vm, enum vm_stop why, const char *msg)
 {
 	int expect = VM_RUNNING;
 
-	/* the message belongs to the first reason only */
-	if (vm->stop == VM_RUNNING && !vm->error[0])
+	/* The message belongs to the first reason only: the call whose
+	 * compare-and-swap wins writes it, and no other call touches it, so
+	 * two failures never write it at once nor does a stop won by
+	 * vm_request_stop carry a loser's message. It is written after the
+	 * reason is visible: readers look at it only once the thread that
+	 * called this (the vCPU's) is joined (msbvm_wait -> sbx_status). */
+	if (atomic_compare_exchange_strong(&vm->stop, &expect, (int)why))
 		snprintf(vm->error, sizeof(vm->error), "%s", msg);
-	atomic_compare_exchange_strong(&vm->stop, &expect, (int)why);
 	if (vm->run)
 		vm->run->immediate_exit = 1;
 }

@@ -48,7 +48,7 @@ struct vm {
 	/* The first stop reason wins (compare-and-swap): a reset racing a
 	 * host stop never overwrites the reason already reported. */
 	_Atomic int stop;           /* enum vm_stop */
-	char error[512];            /* why VM_STOP_ERROR/PANIC, set before stop */
+	char error[512];            /* why VM_STOP_ERROR/PANIC: by vm_fail's winner */
 	int stopped_fd;             /* eventfd: readable once the loop ended */
 	pthread_t vcpu_thread;
 	bool vcpu_started;
