@@ -123,7 +123,8 @@ void vm_request_stop(struct vm *vm, enum vm_stop why)
 		vm->run->immediate_exit = 1;
 	/* Knock the vCPU out of KVM_RUN (a no-op from the vCPU itself: its
 	 * loop checks the flag before the next entry). */
-	if (vm->vcpu_started && !pthread_equal(pthread_self(), vm->vcpu_thread))
+	if (atomic_load(&vm->vcpu_started) &&
+	    !pthread_equal(pthread_self(), vm->vcpu_thread))
 		pthread_kill(vm->vcpu_thread, VM_KICK_SIGNAL);
 }
 
@@ -179,13 +180,17 @@ int vm_start(struct vm *vm)
 	sigset_t all, old;
 	int rc;
 
+	pthread_t t;
+
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
-	rc = pthread_create(&vm->vcpu_thread, NULL, vm_vcpu_thread, vm);
+	rc = pthread_create(&t, NULL, vm_vcpu_thread, vm);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (rc)
 		return err_set(rc, "cannot start the vCPU thread: %s", strerror(rc));
-	vm->vcpu_started = true;
+	vm->vcpu_thread = t;
+	vm->vcpu_joinable = true;
+	atomic_store(&vm->vcpu_started, true);
 	if (vm->profile_path &&
 	    (rc = prof_start(&vm->prof, vm->profile_path, vm->vcpu_thread,
 			     VM_KICK_SIGNAL)) < 0) {
@@ -197,20 +202,23 @@ int vm_start(struct vm *vm)
 
 void vm_join(struct vm *vm)
 {
-	if (!vm->vcpu_started)
+	if (!vm->vcpu_joinable)
 		return;
+	/* no kick may reach the thread once it is being joined; the stop
+	 * was requested already (precondition) */
+	atomic_store(&vm->vcpu_started, false);
 	/* the sampler kicks the vCPU thread: stop it before that thread
 	 * is gone, write its samples after */
 	prof_stop(&vm->prof);
 	pthread_join(vm->vcpu_thread, NULL);
-	vm->vcpu_started = false;
+	vm->vcpu_joinable = false;
 	if (prof_finish(&vm->prof) < 0)
 		log_error("%s", err_msg());
 }
 
 void vm_destroy(struct vm *vm)
 {
-	assert(!vm->vcpu_started);
+	assert(!vm->vcpu_joinable);
 	ioev_stop(&vm->io);
 	if (vm->run)
 		munmap(vm->run, vm->run_size);

@@ -51,7 +51,10 @@ struct vm {
 	char error[512];            /* why VM_STOP_ERROR/PANIC: by vm_fail's winner */
 	int stopped_fd;             /* eventfd: readable once the loop ended */
 	pthread_t vcpu_thread;
-	bool vcpu_started;
+	/* kickable: vcpu_thread is valid and not yet being joined; read by
+	 * any thread (vm_request_stop), so atomic, stored after vcpu_thread */
+	_Atomic bool vcpu_started;
+	bool vcpu_joinable;
 	const char *profile_path;   /* --profile */
 	struct profile prof;
 	uint64_t exits[VM_EXIT_REASONS];

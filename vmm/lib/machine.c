@@ -3,6 +3,7 @@
 #include "machine.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <linux/virtio_mmio.h>
 #include <linux/virtio_ring.h>
@@ -266,8 +267,8 @@ int machine_build(struct machine *m, const struct machine_spec *s,
 	return 0;
 }
 
-int machine_start(struct machine *m, int console_in_fd,
-		  void (*quit)(void *), void *quit_opaque)
+static int machine_start_threads(struct machine *m, int console_in_fd,
+				 void (*quit)(void *), void *quit_opaque)
 {
 	int rc;
 
@@ -286,11 +287,27 @@ int machine_start(struct machine *m, int console_in_fd,
 	return vm_start(&m->vm);
 }
 
+int machine_start(struct machine *m, int console_in_fd,
+		  void (*quit)(void *), void *quit_opaque)
+{
+	sigset_t all, old;
+	int rc;
+
+	/* every thread of the VM inherits a mask blocking all signals: the
+	 * embedding process's handlers never run on our threads */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	rc = machine_start_threads(m, console_in_fd, quit, quit_opaque);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return rc;
+}
+
 void machine_stop_threads(struct machine *m)
 {
 	vm_request_stop(&m->vm, VM_STOP_HOST);
-	vm_join(&m->vm);
+	/* the console thread kicks the vCPU (Ctrl-A x): it goes first */
 	console_stop(&m->console);
+	vm_join(&m->vm);
 	/* the vsock backend walks rings and raises interrupts: it stops
 	 * before guest RAM and the VM fd go away (vm_destroy) */
 	if (m->have_vsock)

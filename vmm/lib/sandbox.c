@@ -228,7 +228,7 @@ int msbvm_start(msbvm *vm)
 	old = log_bind(&vm->log);
 	err_clear();
 	rc = machine_start(vm->m, vm->cfg->console_in_fd, sbx_quit, &vm->m->vm);
-	vm->started = vm->m->vm.vcpu_started;
+	vm->started = vm->m->vm.vcpu_joinable;
 	vm->rep.first_entry_ms = report_since(&vm->t0);
 	log_info("setup took %.2f ms (create to first vCPU entry)",
 		 vm->rep.first_entry_ms);
