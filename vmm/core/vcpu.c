@@ -46,6 +46,8 @@ int vcpu_create(struct vm *vm)
 		return err_set(errno, "mmap of kvm_run: %s", strerror(errno));
 	}
 	vm->run_size = (size_t)sz;
+	if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_BINARY_STATS_FD) > 0)
+		vm->stats_fd = ioctl(vm->vcpu_fd, KVM_GET_STATS_FD, NULL);
 	return vcpu_cpuid(vm);
 }
 

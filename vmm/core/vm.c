@@ -152,7 +152,7 @@ enum vm_stop vm_stop_reason(const struct vm *vm)
 void vm_init(struct vm *vm)
 {
 	memset(vm, 0, sizeof(*vm));
-	vm->kvm_fd = vm->vm_fd = vm->vcpu_fd = vm->stopped_fd = -1;
+	vm->kvm_fd = vm->vm_fd = vm->vcpu_fd = vm->stopped_fd = vm->stats_fd = -1;
 	ioev_clear(&vm->io);
 	vm->pio.name = "port I/O";
 	vm->mmio.name = "MMIO";
@@ -224,7 +224,8 @@ void vm_destroy(struct vm *vm)
 		munmap(vm->run, vm->run_size);
 	if (vm->gm.host)
 		munmap(vm->gm.host, vm->gm.ram_size);
-	int *fds[] = { &vm->vcpu_fd, &vm->vm_fd, &vm->kvm_fd, &vm->stopped_fd };
+	int *fds[] = { &vm->stats_fd, &vm->vcpu_fd, &vm->vm_fd, &vm->kvm_fd,
+		       &vm->stopped_fd };
 	for (unsigned i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		if (*fds[i] >= 0) {
 			close(*fds[i]);

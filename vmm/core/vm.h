@@ -39,6 +39,10 @@ enum vm_stop {
 
 struct vm {
 	int kvm_fd, vm_fd, vcpu_fd;
+	/* the vCPU's binary stats, opened before it runs: every vCPU ioctl
+	 * waits for KVM_RUN to return, which an idle guest may never do;
+	 * reading this fd does not (-1 if KVM has no stats) */
+	int stats_fd;
 	struct kvm_run *run;
 	size_t run_size;
 	struct guest_mem gm;

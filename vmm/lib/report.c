@@ -51,7 +51,7 @@ long long report_kvm_exits(const struct vm *vm)
 {
 	struct kvm_stats_header h;
 	long long v = -1;
-	int fd = ioctl(vm->vcpu_fd, KVM_GET_STATS_FD, NULL);
+	int fd = vm->stats_fd;
 	size_t dsz;
 	char *descs = NULL;
 
@@ -77,7 +77,6 @@ long long report_kvm_exits(const struct vm *vm)
 	}
 out:
 	free(descs);
-	close(fd);
 	return v;
 }
 
