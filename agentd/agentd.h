@@ -68,6 +68,9 @@ const char *agent_errno_kind(int e);
  * wins), appending while n < cap; returns the new count. */
 unsigned agent_env_set(const char **envp, unsigned n, unsigned cap,
 		       const char *entry);
+/* Empty signal mask, every disposition default: what a freshly exec'd
+ * program (a session's command, the handed-off init) must start with. */
+void agent_reset_signals(void);
 void exec_start(struct agent *a, struct aconn *c, const struct proto_frame *f);
 /* Frames for a running session (STDIN, SIGNAL, RESIZE). */
 void exec_frame(struct aconn *c, const struct proto_frame *f);

@@ -160,16 +160,25 @@ static int exec_resolve(struct exec_req *r)
 	return first_err;
 }
 
-static void exec_child(const struct exec_req *r, int in[2], int out[2],
-		       int err[2], int pty, const char *slave, int report)
+/* The agent blocks SIGCHLD (for its signalfd) and ignores SIGPIPE; both
+ * survive execve, and a program started with them would misbehave (a
+ * shell's `wait` never woken, a pipeline writer never killed). */
+void agent_reset_signals(void)
 {
 	sigset_t none;
-	int e;
 
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	for (int s = 1; s < NSIG; s++)
 		signal(s, SIG_DFL);
+}
+
+static void exec_child(const struct exec_req *r, int in[2], int out[2],
+		       int err[2], int pty, const char *slave, int report)
+{
+	int e;
+
+	agent_reset_signals();
 	setsid();
 	if (pty >= 0) {
 		int fd = open(slave, O_RDWR);

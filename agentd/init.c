@@ -147,12 +147,8 @@ static void init_exec(struct init_cfg *c)
 	static char *argv[INIT_MAX_ARGS + 2];
 	static const char *envp[INIT_MAX_ENV + INIT_MAX_ARGS + 1];
 	unsigned n = 0;
-	sigset_t none;
 
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	for (int s = 1; s < NSIG; s++)
-		signal(s, SIG_DFL);
+	agent_reset_signals();
 	for (char **e = environ; *e && n < INIT_MAX_ENV; e++)
 		envp[n++] = *e;
 	for (unsigned i = 0; i < c->envc; i++)
