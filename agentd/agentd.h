@@ -15,6 +15,9 @@
 
 #define AGENT_MAX_CONNS 32
 #define AGENT_MAX_ARGS 1024
+/* Longest request key plus its NUL (kv_get's own buffer); longer keys
+ * are refused, never cut or skipped. */
+#define AGENT_KEY_MAX 32
 #define AGENT_TERM_GRACE_MS 3000
 
 /* One exec session: a process and its stdio. */
@@ -62,8 +65,31 @@ int agent_serve(struct agent *a);
 bool agent_reply_error(struct aconn *c, uint32_t id, const char *kind,
 		       const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 const char *agent_errno_kind(int e);
+/* Every key of a (valid) key=value list is under AGENT_KEY_MAX bytes.
+ * kv_get stops at a longer key as if the list ended there, so a later
+ * path= or mode= would go unseen: requests with one are refused whole. */
+bool agent_keys_fit(const uint8_t *data, size_t len);
 
 /* exec.c */
+/* An EXEC request: pointers into the frame (parsed), then what the agent
+ * resolves before forking. */
+struct exec_req {
+	const char *argv[AGENT_MAX_ARGS + 1];
+	const char *envp[AGENT_MAX_ARGS + 8];
+	const char *reqenv[AGENT_MAX_ARGS];
+	unsigned argc, envc, nreqenv;
+	const char *cwd, *user;
+	bool tty;
+	long long rows, cols;
+	char path[4096];
+	uid_t uid;
+	gid_t gid;
+	char home[256];
+};
+/* Parses an EXEC payload into *r (defaults: cwd /, 24x80). False, with
+ * why, on anything malformed: the request is then refused as a whole. */
+bool exec_parse(struct exec_req *r, const uint8_t *data, size_t len,
+		char *why, size_t whylen);
 /* Sets NAME=VALUE in envp[0..n) (an existing NAME is replaced: later
  * wins), appending while n < cap; returns the new count. */
 unsigned agent_env_set(const char **envp, unsigned n, unsigned cap,

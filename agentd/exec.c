@@ -20,20 +20,6 @@
 
 #define EXEC_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-struct exec_req {
-	const char *argv[AGENT_MAX_ARGS + 1];
-	const char *envp[AGENT_MAX_ARGS + 8];
-	const char *reqenv[AGENT_MAX_ARGS];
-	unsigned argc, envc, nreqenv;
-	const char *cwd, *user;
-	bool tty;
-	long long rows, cols;
-	char path[4096];
-	uid_t uid;
-	gid_t gid;
-	char home[256];
-};
-
 /* Adds or replaces NAME=... in the environment (later wins). */
 unsigned agent_env_set(const char **envp, unsigned n, unsigned cap,
 		       const char *entry)
@@ -65,36 +51,77 @@ static const char *exec_getenv(const struct exec_req *r, const char *name)
 	return NULL;
 }
 
-static bool exec_parse(struct exec_req *r, const struct proto_frame *f)
+/* One entry into the request; NULL, or why it is refused. */
+static const char *exec_entry(struct exec_req *r, const char *key,
+			      const char *val)
 {
-	char key[16];
-	const char *val;
+	if (!strcmp(key, "arg")) {
+		if (r->argc == AGENT_MAX_ARGS)
+			return "too many arg entries";
+		r->argv[r->argc++] = val;
+	} else if (!strcmp(key, "env")) {
+		if (val[0] == '=' || !strchr(val, '='))
+			return "env entries are NAME=VALUE";
+		if (r->nreqenv == AGENT_MAX_ARGS)
+			return "too many env entries";
+		r->reqenv[r->nreqenv++] = val;
+	} else if (!strcmp(key, "cwd")) {
+		if (!*val)
+			return "empty";
+		r->cwd = val;
+	} else if (!strcmp(key, "user")) {
+		if (!*val)
+			return "empty";
+		r->user = val;
+	} else if (!strcmp(key, "tty")) {
+		r->tty = !strcmp(val, "1");
+	} else if (!strcmp(key, "rows") || !strcmp(key, "cols")) {
+		if (!kv_num(val, 1, 65535, key[0] == 'r' ? &r->rows : &r->cols))
+			return "not a number in 1-65535";
+	} else {
+		return "unknown key (known: arg env cwd user tty rows cols)";
+	}
+	return NULL;
+}
+
+/* All or nothing: one bad entry refuses the whole request, since running
+ * what parsed so far (a partial argv) would be a different command. */
+bool exec_parse(struct exec_req *r, const uint8_t *data, size_t len,
+		char *why, size_t whylen)
+{
+	char key[AGENT_KEY_MAX];
+	const char *val, *bad;
 	size_t pos = 0;
 
 	memset(r, 0, sizeof(*r));
 	r->cwd = "/";
 	r->rows = 24;
 	r->cols = 80;
-	while (kv_next(f->data, f->len, &pos, key, sizeof(key), &val)) {
-		if (!strcmp(key, "arg") && r->argc < AGENT_MAX_ARGS)
-			r->argv[r->argc++] = val;
-		else if (!strcmp(key, "env") && strchr(val, '=') && val[0] != '=' &&
-			 r->nreqenv < AGENT_MAX_ARGS)
-			r->reqenv[r->nreqenv++] = val;
-		else if (!strcmp(key, "cwd") && *val)
-			r->cwd = val;
-		else if (!strcmp(key, "user") && *val)
-			r->user = val;
-		else if (!strcmp(key, "tty"))
-			r->tty = !strcmp(val, "1");
-		else if (!strcmp(key, "rows") && kv_num(val, 1, 65535, &r->rows))
-			;
-		else if (!strcmp(key, "cols") && kv_num(val, 1, 65535, &r->cols))
-			;
-		else
-			return false;
+	/* kv_next trusts the shape (it runs strlen) */
+	if (!kv_valid(data, len)) {
+		snprintf(why, whylen, "EXEC payload is not a key=value list");
+		return false;
 	}
-	return r->argc > 0 && *r->argv[0];
+	/* kv_next also returns false on a key too long for key[]: only the
+	 * payload's end may end this loop */
+	while (pos < len) {
+		const char *entry = (const char *)data + pos;
+
+		if (!kv_next(data, len, &pos, key, sizeof(key), &val)) {
+			snprintf(why, whylen, "EXEC key '%.*s...' is over %d bytes",
+				 AGENT_KEY_MAX - 1, entry, AGENT_KEY_MAX - 1);
+			return false;
+		}
+		if ((bad = exec_entry(r, key, val))) {
+			snprintf(why, whylen, "EXEC %s=%.64s: %s", key, val, bad);
+			return false;
+		}
+	}
+	if (!r->argc || !*r->argv[0]) {
+		snprintf(why, whylen, "EXEC needs arg= entries, the first not empty");
+		return false;
+	}
+	return true;
 }
 
 /* user = NAME or UID[:GID], looked up in the guest's /etc/passwd. */
@@ -279,15 +306,15 @@ void exec_start(struct agent *a, struct aconn *c, const struct proto_frame *f)
 	static struct exec_req r;
 	static struct kvbuf kv;
 	struct stat st;
+	char why[160];
 	int e;
 
 	if (a->shutting_down) {
 		agent_reply_error(c, f->id, "shutting_down", "the VM is shutting down");
 		return;
 	}
-	if (!exec_parse(&r, f)) {
-		agent_reply_error(c, f->id, "bad_request", "EXEC needs arg= entries "
-				  "and known keys only (arg env cwd user tty rows cols)");
+	if (!exec_parse(&r, f->data, f->len, why, sizeof(why))) {
+		agent_reply_error(c, f->id, "bad_request", "%s", why);
 		return;
 	}
 	if (!exec_user(&r)) {

@@ -33,7 +33,7 @@ static int init_hex(char c)
 }
 
 /* In place; false on a malformed escape. */
-static bool init_unescape(char *s)
+bool init_unescape(char *s)
 {
 	char *o = s;
 

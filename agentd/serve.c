@@ -147,6 +147,14 @@ static void agent_hello(struct aconn *c, const struct proto_frame *f)
 	pconn_send(&c->pc, P_HELLO, 0, f->id, kv.buf, kv.len);
 }
 
+bool agent_keys_fit(const uint8_t *data, size_t len)
+{
+	for (size_t i = 0; i < len; i += strlen((const char *)data + i) + 1)
+		if (strcspn((const char *)data + i, "=") >= AGENT_KEY_MAX)
+			return false;
+	return true;
+}
+
 static void agent_dispatch(struct agent *a, struct aconn *c,
 			   const struct proto_frame *f)
 {
@@ -171,6 +179,11 @@ static void agent_dispatch(struct agent *a, struct aconn *c,
 	if (f->type != P_DATA && f->type != P_STDIN && !kv_valid(f->data, f->len)) {
 		agent_reply_error(c, f->id, "bad_request", "%s payload is not a "
 				  "key=value list", proto_type_name(f->type));
+		return;
+	}
+	if (!agent_keys_fit(f->data, f->len)) {
+		agent_reply_error(c, f->id, "bad_request", "%s: a key is over %d "
+				  "bytes", proto_type_name(f->type), AGENT_KEY_MAX - 1);
 		return;
 	}
 	switch (f->type) {
