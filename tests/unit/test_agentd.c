@@ -6,7 +6,12 @@
 #include "agentd/agentd.h"
 #include "agentd/init.h"
 
+#include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* main.c is not in libagentd.a (it is the guest's boot); these stand in.
  * The clock is the test's to move. */
@@ -186,6 +191,150 @@ static void test_keys_fit(void)
 	CHECK(kv_get(buf, len, "mode") == NULL);
 }
 
+/* A connection as serve.c sets one up, its peer end read by the test. */
+struct tconn {
+	struct aconn c;
+	struct pconn peer;
+	struct proto_frame f;      /* the last reply read */
+	char kind[32], msg[256];   /* of an ERROR reply */
+};
+
+static void tconn_open(struct tconn *t)
+{
+	int sv[2];
+
+	memset(t, 0, sizeof(*t));
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv) == 0);
+	CHECK(pconn_init(&t->c.pc, sv[0]) == 0);
+	CHECK(pconn_init(&t->peer, sv[1]) == 0);
+	t->c.used = t->c.hello = true;
+	t->c.file_fd = -1;
+	t->c.s.in_fd = t->c.s.out_fd = t->c.s.err_fd = -1;
+}
+
+static void tconn_close(struct tconn *t)
+{
+	files_release(&t->c);
+	pconn_free(&t->c.pc);
+	pconn_free(&t->peer);
+}
+
+/* The next frame the agent sent; its type, or 0 if none is queued. */
+static uint16_t tconn_reply(struct tconn *t)
+{
+	const char *v;
+
+	pconn_flush(&t->c.pc);
+	pconn_fill(&t->peer);
+	if (pconn_next(&t->peer, &t->f) != 1)
+		return 0;
+	t->kind[0] = t->msg[0] = '\0';
+	if (t->f.type == P_ERROR && kv_valid(t->f.data, t->f.len)) {
+		if ((v = kv_get(t->f.data, t->f.len, "kind")))
+			snprintf(t->kind, sizeof(t->kind), "%s", v);
+		if ((v = kv_get(t->f.data, t->f.len, "msg")))
+			snprintf(t->msg, sizeof(t->msg), "%s", v);
+	}
+	return t->f.type;
+}
+
+/* A request frame from "k=v" entries. */
+static void request(struct tconn *t, uint16_t type, uint32_t id,
+		    const char *const *entries)
+{
+	static uint8_t buf[4096];
+	struct proto_frame f = { .type = type, .id = id, .data = buf };
+
+	f.len = (uint32_t)payload(buf, sizeof(buf), entries);
+	files_request(&t->c, &f);
+}
+
+static void file_req(struct tconn *t, uint16_t type, const char *path)
+{
+	char p[300];
+	const char *const e[] = { p, NULL };
+
+	snprintf(p, sizeof(p), "path=%s", path);
+	request(t, type, 7, e);
+}
+
+/* GET or PUT on PATH is refused at once, with nothing left open. */
+static void check_refused(uint16_t type, const char *path, const char *kind,
+			  const char *msg)
+{
+	struct tconn t;
+
+	tconn_open(&t);
+	file_req(&t, type, path);
+	CHECK(t.c.op == OP_NONE && t.c.file_fd < 0);
+	CHECK(tconn_reply(&t) == P_ERROR && t.f.id == 7);
+	CHECK(!strcmp(t.kind, kind));
+	CHECK_STR_CONTAINS(t.msg, msg);
+	tconn_close(&t);
+}
+
+/* The reviewed defect: open() of a FIFO blocked the whole agent (here:
+ * the test, until the alarm in main), /dev/null was "transferred". */
+static void test_files_not_regular(const char *dir)
+{
+	char fifo[256], sub[256], want[300];
+	int rd;
+
+	snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
+	snprintf(sub, sizeof(sub), "%s/sub", dir);
+	CHECK(mkfifo(fifo, 0600) == 0);
+	CHECK(mkdir(sub, 0755) == 0);
+	snprintf(want, sizeof(want), "not a regular file: %s", fifo);
+	check_refused(P_GET, fifo, "not_regular", want);
+	check_refused(P_PUT, fifo, "not_regular", want);
+	/* with a reader, a non-blocking open would succeed: still refused */
+	rd = open(fifo, O_RDONLY | O_NONBLOCK);
+	CHECK(rd >= 0);
+	check_refused(P_PUT, fifo, "not_regular", want);
+	close(rd);
+	check_refused(P_GET, "/dev/null", "not_regular", "not a regular file: /dev/null");
+	check_refused(P_PUT, "/dev/null", "not_regular", "not a regular file: /dev/null");
+	check_refused(P_GET, sub, "is_dir", "Is a directory");
+	check_refused(P_PUT, sub, "is_dir", "Is a directory");
+	check_refused(P_GET, "/nonexistent/x", "not_found", "No such file");
+	unlink(fifo);
+	rmdir(sub);
+}
+
+/* Regular files still go both ways, through a symlink too (cp follows),
+ * on a blocking fd. */
+static void test_files_regular(const char *dir)
+{
+	char file[256], link[256], mode[16] = "mode=600", p[300];
+	const char *const put[] = { p, mode, NULL };
+	struct proto_frame data = { .type = P_DATA, .id = 7, .len = 6,
+				    .flags = P_FLAG_EOF, .data = (const uint8_t *)"hello\n" };
+	struct tconn t;
+	struct stat st;
+
+	snprintf(file, sizeof(file), "%s/file", dir);
+	snprintf(link, sizeof(link), "%s/link", dir);
+	snprintf(p, sizeof(p), "path=%s", link);
+	CHECK(symlink("file", link) == 0);
+	tconn_open(&t);
+	request(&t, P_PUT, 7, put);
+	CHECK(t.c.op == OP_PUT && t.c.file_fd >= 0);
+	CHECK(!(fcntl(t.c.file_fd, F_GETFL) & O_NONBLOCK));
+	files_frame(&t.c, &data);
+	CHECK(tconn_reply(&t) == P_OK && t.c.op == OP_NONE);
+	CHECK(stat(file, &st) == 0 && st.st_size == 6 && (st.st_mode & 0777) == 0600);
+	file_req(&t, P_GET, link);
+	CHECK(t.c.op == OP_GET && !(fcntl(t.c.file_fd, F_GETFL) & O_NONBLOCK));
+	files_pump(&t.c);
+	CHECK(tconn_reply(&t) == P_DATA && t.f.len == 6 &&
+	      !memcmp(t.f.data, "hello\n", 6) && !(t.f.flags & P_FLAG_EOF));
+	CHECK(tconn_reply(&t) == P_DATA && t.f.len == 0 && (t.f.flags & P_FLAG_EOF));
+	CHECK(t.c.op == OP_NONE && t.c.file_fd < 0);
+	tconn_close(&t);
+	unlink(link);
+	unlink(file);
+}
+
 static bool unesc(const char *in, const char *want)
 {
 	char buf[64];
@@ -227,8 +376,26 @@ static void test_unescape(void)
 	CHECK(unesc_refused("ab%00cd"));
 }
 
+static void on_alarm(int sig)
+{
+	static const char msg[] = "test_agentd: timed out (the agent blocked)\n";
+
+	(void)sig;
+	if (write(STDERR_FILENO, msg, sizeof(msg) - 1) < 0)
+		_exit(2);
+	_exit(1);
+}
+
 int main(void)
 {
+	char dir[] = "/tmp/test_agentd.XXXXXX";
+
+	/* a blocking open or read in the agent hangs the test: fail it */
+	signal(SIGALRM, on_alarm);
+	alarm(20);
+	signal(SIGPIPE, SIG_IGN);
+	if (!mkdtemp(dir))
+		return 1;
 	test_parse_ok();
 	test_parse_refused();
 	test_parse_long_key();
@@ -236,5 +403,8 @@ int main(void)
 	test_parse_limits();
 	test_keys_fit();
 	test_unescape();
+	test_files_not_regular(dir);
+	test_files_regular(dir);
+	rmdir(dir);
 	return check_result("test_agentd");
 }
