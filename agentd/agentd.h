@@ -19,6 +19,9 @@
  * are refused, never cut or skipped. */
 #define AGENT_KEY_MAX 32
 #define AGENT_TERM_GRACE_MS 3000
+/* After the command exits, how long EXIT waits for its stdout/stderr to
+ * reach EOF; a daemon it left holding them must not hang the client. */
+#define AGENT_EXIT_DRAIN_MS 250
 
 /* One exec session: a process and its stdio. */
 struct session {
@@ -28,8 +31,12 @@ struct session {
 	uint8_t *stdin_buf;        /* one STDIN frame not yet written */
 	size_t stdin_off, stdin_len;
 	bool stdin_eof;            /* close in_fd once the buffer drains */
-	bool exited;
+	bool exited;               /* the leader (the exec'd process) was reaped */
 	int status;
+	int64_t exit_ms;           /* when (agent_now_ms) */
+	/* bytes in out_fd / err_fd when the leader was reaped: all it wrote
+	 * is sent, however slowly the host reads, before a stream is cut */
+	size_t owed_out, owed_err;
 };
 
 enum aconn_op { OP_NONE, OP_EXEC, OP_PUT, OP_GET, OP_LIST };
@@ -104,10 +111,16 @@ void exec_frame(struct aconn *c, const struct proto_frame *f);
 void exec_pump(struct aconn *c, short in_rev, short out_rev, short err_rev);
 /* A child exited (from the SIGCHLD loop); false if no session owned it. */
 bool exec_reaped(struct agent *a, pid_t pid, int status);
-/* Connection gone or agent shutting down: kill the session's group. */
+/* Connection gone or agent shutting down: signal the session's process
+ * group (also once the leader exited: what it left behind goes too). */
 void exec_kill(struct aconn *c, int sig);
 void exec_release(struct aconn *c);
+/* Sends EXIT once the leader exited and its output is drained (EOF, or
+ * AGENT_EXIT_DRAIN_MS passed and what it wrote is sent); true if sent. */
 bool exec_done(struct aconn *c);
+/* When exec_done must be called again without an fd event (an
+ * agent_now_ms time), or -1: nothing to wait for but fds. */
+int64_t exec_deadline(const struct aconn *c);
 
 /* files.c */
 void files_request(struct aconn *c, const struct proto_frame *f);

@@ -1,7 +1,8 @@
 /* EXEC sessions: preflight (command, cwd, user) before fork so failures
  * are typed errors rather than exit codes, then fork + exec with pipes or a
- * pty, and stream stdio as frames. EXIT is sent once the process has been
- * reaped and its stdout/stderr reached EOF, so no output is lost. */
+ * pty, and stream stdio as frames. EXIT follows the process's exit, once
+ * what it wrote is sent and its stdout/stderr reached EOF or, if something
+ * it started still holds them (a daemon), after AGENT_EXIT_DRAIN_MS. */
 #include "agentd.h"
 
 #include <errno.h>
@@ -389,8 +390,8 @@ void exec_frame(struct aconn *c, const struct proto_frame *f)
 		return;
 	case P_SIGNAL:
 		if (kv_valid(f->data, f->len) &&
-		    kv_num(kv_get(f->data, f->len, "sig"), 1, NSIG - 1, &v) && !s->exited)
-			kill(-s->pid, (int)v); /* the session's process group */
+		    kv_num(kv_get(f->data, f->len, "sig"), 1, NSIG - 1, &v))
+			exec_kill(c, (int)v);
 		return;
 	case P_RESIZE:
 		if (s->tty && kv_valid(f->data, f->len) &&
@@ -419,7 +420,10 @@ static void exec_output(struct aconn *c, int *fd, uint16_t type)
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n > 0) {
+		size_t *owed = fd == &c->s.out_fd ? &c->s.owed_out : &c->s.owed_err;
+
 		pconn_send(&c->pc, type, 0, c->op_id, buf, (size_t)n);
+		*owed -= *owed < (size_t)n ? *owed : (size_t)n;
 		return;
 	}
 	/* EOF, or EIO from a pty master whose last slave closed */
@@ -452,18 +456,48 @@ void exec_pump(struct aconn *c, short in_rev, short out_rev, short err_rev)
 		exec_output(c, &s->err_fd, P_STDERR);
 }
 
+/* Bytes waiting in a pipe or pty master (0 when closed or unknown). */
+static size_t exec_pending(int fd)
+{
+	int n = 0;
+
+	return fd >= 0 && ioctl(fd, FIONREAD, &n) == 0 && n > 0 ? (size_t)n : 0;
+}
+
 bool exec_reaped(struct agent *a, pid_t pid, int status)
 {
 	for (unsigned i = 0; i < AGENT_MAX_CONNS; i++) {
-		struct aconn *c = &a->conns[i];
+		struct session *s = &a->conns[i].s;
 
-		if (c->used && c->op == OP_EXEC && c->s.pid == pid && !c->s.exited) {
-			c->s.exited = true;
-			c->s.status = status;
+		if (a->conns[i].used && a->conns[i].op == OP_EXEC && s->pid == pid &&
+		    !s->exited) {
+			s->exited = true;
+			s->status = status;
+			s->exit_ms = agent_now_ms();
+			/* the leader wrote these before it exited: never cut */
+			s->owed_out = exec_pending(s->out_fd);
+			s->owed_err = exec_pending(s->err_fd);
 			return true;
 		}
 	}
 	return false;
+}
+
+/* A stream that is done: closed, or still held open by something the
+ * leader left behind, with the leader's own bytes sent and the grace over. */
+static bool exec_drained(const struct session *s, int fd, size_t owed)
+{
+	return fd < 0 || (!owed && agent_now_ms() >= s->exit_ms + AGENT_EXIT_DRAIN_MS);
+}
+
+/* Ends a stream still held open after the grace: EOF to the host, and
+ * whoever writes there later gets EPIPE (or the pty hangs up). */
+static void exec_cut(struct aconn *c, int *fd, uint16_t type)
+{
+	if (*fd < 0)
+		return;
+	pconn_send(&c->pc, type, P_FLAG_EOF, c->op_id, NULL, 0);
+	exec_close(fd);
 }
 
 bool exec_done(struct aconn *c)
@@ -471,8 +505,12 @@ bool exec_done(struct aconn *c)
 	static struct kvbuf kv;
 	struct session *s = &c->s;
 
-	if (!s->exited || s->out_fd >= 0 || s->err_fd >= 0 || !pconn_can_send(&c->pc))
+	if (!s->exited || !pconn_can_send(&c->pc) ||
+	    !exec_drained(s, s->out_fd, s->owed_out) ||
+	    !exec_drained(s, s->err_fd, s->owed_err))
 		return false;
+	exec_cut(c, &s->out_fd, P_STDOUT);
+	exec_cut(c, &s->err_fd, P_STDERR);
 	kv_init(&kv);
 	if (WIFSIGNALED(s->status))
 		kv_addf(&kv, "signal", "%d", WTERMSIG(s->status));
@@ -482,9 +520,25 @@ bool exec_done(struct aconn *c)
 	return true;
 }
 
+int64_t exec_deadline(const struct aconn *c)
+{
+	const struct session *s = &c->s;
+
+	/* owed bytes and a full connection wake poll through fds; so does
+	 * EOF */
+	if (c->op != OP_EXEC || !s->exited || !pconn_can_send(&c->pc) ||
+	    (s->out_fd >= 0 && s->owed_out) || (s->err_fd >= 0 && s->owed_err) ||
+	    (s->out_fd < 0 && s->err_fd < 0))
+		return -1;
+	return s->exit_ms + AGENT_EXIT_DRAIN_MS;
+}
+
+/* The process group outlives its leader (a pgid is not reused while a
+ * member lives), so a SIGNAL or a dropped connection still reaches what
+ * the command left running until the session ends with EXIT. */
 void exec_kill(struct aconn *c, int sig)
 {
-	if (c->op == OP_EXEC && c->s.pid > 0 && !c->s.exited)
+	if (c->op == OP_EXEC && c->s.pid > 0)
 		kill(-c->s.pid, sig);
 }
 

@@ -6,11 +6,16 @@
 #include "agentd/agentd.h"
 #include "agentd/init.h"
 
+#include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 /* main.c is not in libagentd.a (it is the guest's boot); these stand in.
@@ -193,29 +198,32 @@ static void test_keys_fit(void)
 
 /* A connection as serve.c sets one up, its peer end read by the test. */
 struct tconn {
-	struct aconn c;
+	struct aconn *c;           /* the agent's end */
 	struct pconn peer;
 	struct proto_frame f;      /* the last reply read */
 	char kind[32], msg[256];   /* of an ERROR reply */
 };
 
-static void tconn_open(struct tconn *t)
+static void tconn_open(struct tconn *t, struct aconn *c)
 {
 	int sv[2];
 
 	memset(t, 0, sizeof(*t));
+	memset(c, 0, sizeof(*c));
+	t->c = c;
 	CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv) == 0);
-	CHECK(pconn_init(&t->c.pc, sv[0]) == 0);
+	CHECK(pconn_init(&c->pc, sv[0]) == 0);
 	CHECK(pconn_init(&t->peer, sv[1]) == 0);
-	t->c.used = t->c.hello = true;
-	t->c.file_fd = -1;
-	t->c.s.in_fd = t->c.s.out_fd = t->c.s.err_fd = -1;
+	c->used = c->hello = true;
+	c->file_fd = -1;
+	c->s.in_fd = c->s.out_fd = c->s.err_fd = -1;
 }
 
 static void tconn_close(struct tconn *t)
 {
-	files_release(&t->c);
-	pconn_free(&t->c.pc);
+	exec_release(t->c);
+	files_release(t->c);
+	pconn_free(&t->c->pc);
 	pconn_free(&t->peer);
 }
 
@@ -224,7 +232,7 @@ static uint16_t tconn_reply(struct tconn *t)
 {
 	const char *v;
 
-	pconn_flush(&t->c.pc);
+	pconn_flush(&t->c->pc);
 	pconn_fill(&t->peer);
 	if (pconn_next(&t->peer, &t->f) != 1)
 		return 0;
@@ -238,6 +246,15 @@ static uint16_t tconn_reply(struct tconn *t)
 	return t->f.type;
 }
 
+/* The last reply carries key=val. */
+static bool reply_has(const struct tconn *t, const char *key, const char *val)
+{
+	const char *v = kv_valid(t->f.data, t->f.len) ?
+			kv_get(t->f.data, t->f.len, key) : NULL;
+
+	return v && !strcmp(v, val);
+}
+
 /* A request frame from "k=v" entries. */
 static void request(struct tconn *t, uint16_t type, uint32_t id,
 		    const char *const *entries)
@@ -246,7 +263,7 @@ static void request(struct tconn *t, uint16_t type, uint32_t id,
 	struct proto_frame f = { .type = type, .id = id, .data = buf };
 
 	f.len = (uint32_t)payload(buf, sizeof(buf), entries);
-	files_request(&t->c, &f);
+	files_request(t->c, &f);
 }
 
 static void file_req(struct tconn *t, uint16_t type, const char *path)
@@ -262,11 +279,12 @@ static void file_req(struct tconn *t, uint16_t type, const char *path)
 static void check_refused(uint16_t type, const char *path, const char *kind,
 			  const char *msg)
 {
+	struct aconn c;
 	struct tconn t;
 
-	tconn_open(&t);
+	tconn_open(&t, &c);
 	file_req(&t, type, path);
-	CHECK(t.c.op == OP_NONE && t.c.file_fd < 0);
+	CHECK(c.op == OP_NONE && c.file_fd < 0);
 	CHECK(tconn_reply(&t) == P_ERROR && t.f.id == 7);
 	CHECK(!strcmp(t.kind, kind));
 	CHECK_STR_CONTAINS(t.msg, msg);
@@ -309,6 +327,7 @@ static void test_files_regular(const char *dir)
 	const char *const put[] = { p, mode, NULL };
 	struct proto_frame data = { .type = P_DATA, .id = 7, .len = 6,
 				    .flags = P_FLAG_EOF, .data = (const uint8_t *)"hello\n" };
+	struct aconn c;
 	struct tconn t;
 	struct stat st;
 
@@ -316,23 +335,179 @@ static void test_files_regular(const char *dir)
 	snprintf(link, sizeof(link), "%s/link", dir);
 	snprintf(p, sizeof(p), "path=%s", link);
 	CHECK(symlink("file", link) == 0);
-	tconn_open(&t);
+	tconn_open(&t, &c);
 	request(&t, P_PUT, 7, put);
-	CHECK(t.c.op == OP_PUT && t.c.file_fd >= 0);
-	CHECK(!(fcntl(t.c.file_fd, F_GETFL) & O_NONBLOCK));
-	files_frame(&t.c, &data);
-	CHECK(tconn_reply(&t) == P_OK && t.c.op == OP_NONE);
+	CHECK(c.op == OP_PUT && c.file_fd >= 0);
+	CHECK(!(fcntl(c.file_fd, F_GETFL) & O_NONBLOCK));
+	files_frame(&c, &data);
+	CHECK(tconn_reply(&t) == P_OK && c.op == OP_NONE);
 	CHECK(stat(file, &st) == 0 && st.st_size == 6 && (st.st_mode & 0777) == 0600);
 	file_req(&t, P_GET, link);
-	CHECK(t.c.op == OP_GET && !(fcntl(t.c.file_fd, F_GETFL) & O_NONBLOCK));
-	files_pump(&t.c);
+	CHECK(c.op == OP_GET && !(fcntl(c.file_fd, F_GETFL) & O_NONBLOCK));
+	files_pump(&c);
 	CHECK(tconn_reply(&t) == P_DATA && t.f.len == 6 &&
 	      !memcmp(t.f.data, "hello\n", 6) && !(t.f.flags & P_FLAG_EOF));
 	CHECK(tconn_reply(&t) == P_DATA && t.f.len == 0 && (t.f.flags & P_FLAG_EOF));
-	CHECK(t.c.op == OP_NONE && t.c.file_fd < 0);
+	CHECK(c.op == OP_NONE && c.file_fd < 0);
 	tconn_close(&t);
 	unlink(link);
 	unlink(file);
+}
+
+/* A session as exec_start leaves it, on agent slot 0, with stdout and
+ * stderr pipes whose write ends the test holds (the command's, or a
+ * daemon's it left behind). */
+static void session_open(struct agent *a, struct tconn *t, pid_t pid,
+			 int *out_w, int *err_w)
+{
+	struct aconn *c = &a->conns[0];
+	int out[2], err[2];
+
+	tconn_open(t, c);
+	CHECK(pipe2(out, O_CLOEXEC | O_NONBLOCK) == 0);
+	CHECK(pipe2(err, O_CLOEXEC | O_NONBLOCK) == 0);
+	c->op = OP_EXEC;
+	c->op_id = 9;
+	c->s.pid = pid;
+	c->s.out_fd = out[0];
+	c->s.err_fd = err[0];
+	*out_w = out[1];
+	*err_w = err[1];
+}
+
+/* The reviewed defect: EXIT waited for EOF, which never comes while a
+ * daemon the command started holds stdout. Now: EXIT AGENT_EXIT_DRAIN_MS
+ * after the exit, with all the command itself wrote delivered first. */
+static void test_exit_with_daemon(void)
+{
+	static struct agent a;
+	struct aconn *c = &a.conns[0];
+	struct tconn t;
+	int out_w, err_w;
+
+	session_open(&a, &t, 4242, &out_w, &err_w);
+	CHECK(write(out_w, "last words", 10) == 10);
+	fake_now_ms = 1000;
+	CHECK(exec_reaped(&a, 4242, 3 << 8)); /* exit code 3 */
+	CHECK(c->s.owed_out == 10 && c->s.owed_err == 0);
+	CHECK(!exec_done(c));
+	CHECK(exec_deadline(c) == -1); /* owed bytes: the fd wakes poll */
+	/* the grace passes before the host had room: the bytes still go */
+	fake_now_ms = 1000 + AGENT_EXIT_DRAIN_MS + 50;
+	CHECK(!exec_done(c));
+	exec_pump(c, 0, POLLIN, 0);
+	CHECK(c->s.owed_out == 0);
+	/* stdout and stderr still open (the daemon), grace over: EXIT */
+	CHECK(exec_done(c));
+	CHECK(tconn_reply(&t) == P_STDOUT && t.f.len == 10 &&
+	      !memcmp(t.f.data, "last words", 10));
+	CHECK(tconn_reply(&t) == P_STDOUT && (t.f.flags & P_FLAG_EOF));
+	CHECK(tconn_reply(&t) == P_STDERR && (t.f.flags & P_FLAG_EOF));
+	CHECK(tconn_reply(&t) == P_EXIT && t.f.id == 9 &&
+	      reply_has(&t, "code", "3"));
+	CHECK(c->s.out_fd < 0 && c->s.err_fd < 0);
+	/* the daemon's later writes fail instead of blocking it forever */
+	CHECK(write(out_w, "x", 1) < 0 && errno == EPIPE);
+	close(out_w);
+	close(err_w);
+	tconn_close(&t);
+}
+
+/* Within the grace, EXIT waits for EOF (the usual case: it comes at once,
+ * and no output is cut); the timer wakes poll at the deadline. */
+static void test_exit_within_grace(void)
+{
+	static struct agent a;
+	struct aconn *c = &a.conns[0];
+	struct tconn t;
+	int out_w, err_w;
+
+	session_open(&a, &t, 4343, &out_w, &err_w);
+	fake_now_ms = 5000;
+	CHECK(exec_deadline(c) == -1); /* running: no timer */
+	CHECK(exec_reaped(&a, 4343, SIGTERM)); /* killed by SIGTERM */
+	CHECK(!exec_reaped(&a, 4343, 0)); /* once per pid */
+	fake_now_ms = 5000 + AGENT_EXIT_DRAIN_MS - 1;
+	CHECK(exec_deadline(c) == 5000 + AGENT_EXIT_DRAIN_MS);
+	CHECK(!exec_done(c));
+	close(err_w);
+	exec_pump(c, 0, 0, POLLIN);
+	CHECK(c->s.err_fd < 0 && !exec_done(c));
+	CHECK(write(out_w, "tail", 4) == 4); /* a child still writing */
+	exec_pump(c, 0, POLLIN, 0);
+	close(out_w);
+	exec_pump(c, 0, POLLIN, 0);
+	CHECK(c->s.out_fd < 0 && exec_done(c));
+	CHECK(tconn_reply(&t) == P_STDERR && (t.f.flags & P_FLAG_EOF));
+	CHECK(tconn_reply(&t) == P_STDOUT && t.f.len == 4);
+	CHECK(tconn_reply(&t) == P_STDOUT && (t.f.flags & P_FLAG_EOF));
+	CHECK(tconn_reply(&t) == P_EXIT &&
+	      reply_has(&t, "signal", "15"));
+	tconn_close(&t);
+}
+
+/* A process group whose leader exits at once, leaving a member that
+ * waits for a signal. Returns the leader's pid (the group's id). */
+static pid_t group_with_orphan(pid_t *member)
+{
+	int p[2];
+	pid_t leader;
+
+	CHECK(pipe(p) == 0);
+	if ((leader = fork()) == 0) {
+		pid_t m;
+
+		setpgid(0, 0);
+		if ((m = fork()) == 0) {
+			close(p[1]);
+			for (;;)
+				pause();
+		}
+		if (write(p[1], &m, sizeof(m)) != sizeof(m))
+			_exit(1);
+		_exit(0);
+	}
+	close(p[1]);
+	CHECK(read(p[0], member, sizeof(*member)) == sizeof(*member));
+	close(p[0]);
+	return leader;
+}
+
+/* The reviewed defect: SIGNAL was dropped once the leader had exited,
+ * though its group (and the EXEC) lived on. */
+static void test_signal_after_leader_exit(void)
+{
+	static struct agent a;
+	struct aconn *c = &a.conns[0];
+	const char *const sig[] = { "sig=15", NULL };
+	static uint8_t buf[64];
+	struct proto_frame f = { .type = P_SIGNAL, .id = 9, .data = buf };
+	struct tconn t;
+	pid_t leader, member, r = 0;
+	int status = 0, out_w, err_w;
+
+	/* the member is re-parented to us, so the test can reap it */
+	CHECK(prctl(PR_SET_CHILD_SUBREAPER, 1) == 0);
+	leader = group_with_orphan(&member);
+	session_open(&a, &t, leader, &out_w, &err_w);
+	CHECK(waitpid(leader, &status, 0) == leader);
+	CHECK(exec_reaped(&a, leader, status));
+	f.len = (uint32_t)payload(buf, sizeof(buf), sig);
+	exec_frame(c, &f);
+	for (int i = 0; i < 200 && !r; i++) {
+		struct timespec ms10 = { 0, 10000000 };
+
+		r = waitpid(member, &status, WNOHANG);
+		nanosleep(&ms10, NULL);
+	}
+	CHECK(r == member && WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM);
+	if (r != member) {
+		kill(member, SIGKILL);
+		waitpid(member, &status, 0);
+	}
+	close(out_w);
+	close(err_w);
+	tconn_close(&t);
 }
 
 static bool unesc(const char *in, const char *want)
@@ -405,6 +580,9 @@ int main(void)
 	test_unescape();
 	test_files_not_regular(dir);
 	test_files_regular(dir);
+	test_exit_with_daemon();
+	test_exit_within_grace();
+	test_signal_after_leader_exit();
 	rmdir(dir);
 	return check_result("test_agentd");
 }
