@@ -79,7 +79,8 @@ static int files_open(struct aconn *c, uint32_t id, const char *path,
 		close(fd);
 		return -1;
 	}
-	/* regular files ignore it, but the fd is the transfer's from here */
+	/* some file systems (FUSE, network ones) honour O_NONBLOCK on regular
+	 * files too, and the transfer loops take EAGAIN for an error */
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
 	return fd;
 }
