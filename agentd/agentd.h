@@ -15,7 +15,13 @@
 
 #define AGENT_MAX_CONNS 32
 #define AGENT_MAX_ARGS 1024
+/* Longest request key plus its NUL (kv_get's own buffer); longer keys
+ * are refused, never cut or skipped. */
+#define AGENT_KEY_MAX 32
 #define AGENT_TERM_GRACE_MS 3000
+/* After the command exits, how long EXIT waits for its stdout/stderr to
+ * reach EOF; a daemon it left holding them must not hang the client. */
+#define AGENT_EXIT_DRAIN_MS 250
 
 /* One exec session: a process and its stdio. */
 struct session {
@@ -25,8 +31,12 @@ struct session {
 	uint8_t *stdin_buf;        /* one STDIN frame not yet written */
 	size_t stdin_off, stdin_len;
 	bool stdin_eof;            /* close in_fd once the buffer drains */
-	bool exited;
+	bool exited;               /* the leader (the exec'd process) was reaped */
 	int status;
+	int64_t exit_ms;           /* when (agent_now_ms) */
+	/* bytes in out_fd / err_fd when the leader was reaped: all it wrote
+	 * is sent, however slowly the host reads, before a stream is cut */
+	size_t owed_out, owed_err;
 };
 
 enum aconn_op { OP_NONE, OP_EXEC, OP_PUT, OP_GET, OP_LIST };
@@ -62,12 +72,38 @@ int agent_serve(struct agent *a);
 bool agent_reply_error(struct aconn *c, uint32_t id, const char *kind,
 		       const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 const char *agent_errno_kind(int e);
+/* Every key of a (valid) key=value list is under AGENT_KEY_MAX bytes.
+ * kv_get stops at a longer key as if the list ended there, so a later
+ * path= or mode= would go unseen: requests with one are refused whole. */
+bool agent_keys_fit(const uint8_t *data, size_t len);
 
 /* exec.c */
+/* An EXEC request: pointers into the frame (parsed), then what the agent
+ * resolves before forking. */
+struct exec_req {
+	const char *argv[AGENT_MAX_ARGS + 1];
+	const char *envp[AGENT_MAX_ARGS + 8];
+	const char *reqenv[AGENT_MAX_ARGS];
+	unsigned argc, envc, nreqenv;
+	const char *cwd, *user;
+	bool tty;
+	long long rows, cols;
+	char path[4096];
+	uid_t uid;
+	gid_t gid;
+	char home[256];
+};
+/* Parses an EXEC payload into *r (defaults: cwd /, 24x80). False, with
+ * why, on anything malformed: the request is then refused as a whole. */
+bool exec_parse(struct exec_req *r, const uint8_t *data, size_t len,
+		char *why, size_t whylen);
 /* Sets NAME=VALUE in envp[0..n) (an existing NAME is replaced: later
  * wins), appending while n < cap; returns the new count. */
 unsigned agent_env_set(const char **envp, unsigned n, unsigned cap,
 		       const char *entry);
+/* Empty signal mask, every disposition default: what a freshly exec'd
+ * program (a session's command, the handed-off init) must start with. */
+void agent_reset_signals(void);
 void exec_start(struct agent *a, struct aconn *c, const struct proto_frame *f);
 /* Frames for a running session (STDIN, SIGNAL, RESIZE). */
 void exec_frame(struct aconn *c, const struct proto_frame *f);
@@ -75,10 +111,16 @@ void exec_frame(struct aconn *c, const struct proto_frame *f);
 void exec_pump(struct aconn *c, short in_rev, short out_rev, short err_rev);
 /* A child exited (from the SIGCHLD loop); false if no session owned it. */
 bool exec_reaped(struct agent *a, pid_t pid, int status);
-/* Connection gone or agent shutting down: kill the session's group. */
+/* Connection gone or agent shutting down: signal the session's process
+ * group (also once the leader exited: what it left behind goes too). */
 void exec_kill(struct aconn *c, int sig);
 void exec_release(struct aconn *c);
+/* Sends EXIT once the leader exited and its output is drained (EOF, or
+ * AGENT_EXIT_DRAIN_MS passed and what it wrote is sent); true if sent. */
 bool exec_done(struct aconn *c);
+/* When exec_done must be called again without an fd event (an
+ * agent_now_ms time), or -1: nothing to wait for but fds. */
+int64_t exec_deadline(const struct aconn *c);
 
 /* files.c */
 void files_request(struct aconn *c, const struct proto_frame *f);

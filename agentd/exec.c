@@ -1,7 +1,8 @@
 /* EXEC sessions: preflight (command, cwd, user) before fork so failures
  * are typed errors rather than exit codes, then fork + exec with pipes or a
- * pty, and stream stdio as frames. EXIT is sent once the process has been
- * reaped and its stdout/stderr reached EOF, so no output is lost. */
+ * pty, and stream stdio as frames. EXIT follows the process's exit, once
+ * what it wrote is sent and its stdout/stderr reached EOF or, if something
+ * it started still holds them (a daemon), after AGENT_EXIT_DRAIN_MS. */
 #include "agentd.h"
 
 #include <errno.h>
@@ -19,20 +20,6 @@
 #include <unistd.h>
 
 #define EXEC_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
-struct exec_req {
-	const char *argv[AGENT_MAX_ARGS + 1];
-	const char *envp[AGENT_MAX_ARGS + 8];
-	const char *reqenv[AGENT_MAX_ARGS];
-	unsigned argc, envc, nreqenv;
-	const char *cwd, *user;
-	bool tty;
-	long long rows, cols;
-	char path[4096];
-	uid_t uid;
-	gid_t gid;
-	char home[256];
-};
 
 /* Adds or replaces NAME=... in the environment (later wins). */
 unsigned agent_env_set(const char **envp, unsigned n, unsigned cap,
@@ -65,36 +52,77 @@ static const char *exec_getenv(const struct exec_req *r, const char *name)
 	return NULL;
 }
 
-static bool exec_parse(struct exec_req *r, const struct proto_frame *f)
+/* One entry into the request; NULL, or why it is refused. */
+static const char *exec_entry(struct exec_req *r, const char *key,
+			      const char *val)
 {
-	char key[16];
-	const char *val;
+	if (!strcmp(key, "arg")) {
+		if (r->argc == AGENT_MAX_ARGS)
+			return "too many arg entries";
+		r->argv[r->argc++] = val;
+	} else if (!strcmp(key, "env")) {
+		if (val[0] == '=' || !strchr(val, '='))
+			return "env entries are NAME=VALUE";
+		if (r->nreqenv == AGENT_MAX_ARGS)
+			return "too many env entries";
+		r->reqenv[r->nreqenv++] = val;
+	} else if (!strcmp(key, "cwd")) {
+		if (!*val)
+			return "empty";
+		r->cwd = val;
+	} else if (!strcmp(key, "user")) {
+		if (!*val)
+			return "empty";
+		r->user = val;
+	} else if (!strcmp(key, "tty")) {
+		r->tty = !strcmp(val, "1");
+	} else if (!strcmp(key, "rows") || !strcmp(key, "cols")) {
+		if (!kv_num(val, 1, 65535, key[0] == 'r' ? &r->rows : &r->cols))
+			return "not a number in 1-65535";
+	} else {
+		return "unknown key (known: arg env cwd user tty rows cols)";
+	}
+	return NULL;
+}
+
+/* All or nothing: one bad entry refuses the whole request, since running
+ * what parsed so far (a partial argv) would be a different command. */
+bool exec_parse(struct exec_req *r, const uint8_t *data, size_t len,
+		char *why, size_t whylen)
+{
+	char key[AGENT_KEY_MAX];
+	const char *val, *bad;
 	size_t pos = 0;
 
 	memset(r, 0, sizeof(*r));
 	r->cwd = "/";
 	r->rows = 24;
 	r->cols = 80;
-	while (kv_next(f->data, f->len, &pos, key, sizeof(key), &val)) {
-		if (!strcmp(key, "arg") && r->argc < AGENT_MAX_ARGS)
-			r->argv[r->argc++] = val;
-		else if (!strcmp(key, "env") && strchr(val, '=') && val[0] != '=' &&
-			 r->nreqenv < AGENT_MAX_ARGS)
-			r->reqenv[r->nreqenv++] = val;
-		else if (!strcmp(key, "cwd") && *val)
-			r->cwd = val;
-		else if (!strcmp(key, "user") && *val)
-			r->user = val;
-		else if (!strcmp(key, "tty"))
-			r->tty = !strcmp(val, "1");
-		else if (!strcmp(key, "rows") && kv_num(val, 1, 65535, &r->rows))
-			;
-		else if (!strcmp(key, "cols") && kv_num(val, 1, 65535, &r->cols))
-			;
-		else
-			return false;
+	/* kv_next trusts the shape (it runs strlen) */
+	if (!kv_valid(data, len)) {
+		snprintf(why, whylen, "EXEC payload is not a key=value list");
+		return false;
 	}
-	return r->argc > 0 && *r->argv[0];
+	/* kv_next also returns false on a key too long for key[]: only the
+	 * payload's end may end this loop */
+	while (pos < len) {
+		const char *entry = (const char *)data + pos;
+
+		if (!kv_next(data, len, &pos, key, sizeof(key), &val)) {
+			snprintf(why, whylen, "EXEC key '%.*s...' is over %d bytes",
+				 AGENT_KEY_MAX - 1, entry, AGENT_KEY_MAX - 1);
+			return false;
+		}
+		if ((bad = exec_entry(r, key, val))) {
+			snprintf(why, whylen, "EXEC %s=%.64s: %s", key, val, bad);
+			return false;
+		}
+	}
+	if (!r->argc || !*r->argv[0]) {
+		snprintf(why, whylen, "EXEC needs arg= entries, the first not empty");
+		return false;
+	}
+	return true;
 }
 
 /* user = NAME or UID[:GID], looked up in the guest's /etc/passwd. */
@@ -160,16 +188,25 @@ static int exec_resolve(struct exec_req *r)
 	return first_err;
 }
 
-static void exec_child(const struct exec_req *r, int in[2], int out[2],
-		       int err[2], int pty, const char *slave, int report)
+/* The agent blocks SIGCHLD (for its signalfd) and ignores SIGPIPE; both
+ * survive execve, and a program started with them would misbehave (a
+ * shell's `wait` never woken, a pipeline writer never killed). */
+void agent_reset_signals(void)
 {
 	sigset_t none;
-	int e;
 
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	for (int s = 1; s < NSIG; s++)
 		signal(s, SIG_DFL);
+}
+
+static void exec_child(const struct exec_req *r, int in[2], int out[2],
+		       int err[2], int pty, const char *slave, int report)
+{
+	int e;
+
+	agent_reset_signals();
 	setsid();
 	if (pty >= 0) {
 		int fd = open(slave, O_RDWR);
@@ -270,15 +307,15 @@ void exec_start(struct agent *a, struct aconn *c, const struct proto_frame *f)
 	static struct exec_req r;
 	static struct kvbuf kv;
 	struct stat st;
+	char why[160];
 	int e;
 
 	if (a->shutting_down) {
 		agent_reply_error(c, f->id, "shutting_down", "the VM is shutting down");
 		return;
 	}
-	if (!exec_parse(&r, f)) {
-		agent_reply_error(c, f->id, "bad_request", "EXEC needs arg= entries "
-				  "and known keys only (arg env cwd user tty rows cols)");
+	if (!exec_parse(&r, f->data, f->len, why, sizeof(why))) {
+		agent_reply_error(c, f->id, "bad_request", "%s", why);
 		return;
 	}
 	if (!exec_user(&r)) {
@@ -353,8 +390,8 @@ void exec_frame(struct aconn *c, const struct proto_frame *f)
 		return;
 	case P_SIGNAL:
 		if (kv_valid(f->data, f->len) &&
-		    kv_num(kv_get(f->data, f->len, "sig"), 1, NSIG - 1, &v) && !s->exited)
-			kill(-s->pid, (int)v); /* the session's process group */
+		    kv_num(kv_get(f->data, f->len, "sig"), 1, NSIG - 1, &v))
+			exec_kill(c, (int)v);
 		return;
 	case P_RESIZE:
 		if (s->tty && kv_valid(f->data, f->len) &&
@@ -383,7 +420,10 @@ static void exec_output(struct aconn *c, int *fd, uint16_t type)
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n > 0) {
+		size_t *owed = fd == &c->s.out_fd ? &c->s.owed_out : &c->s.owed_err;
+
 		pconn_send(&c->pc, type, 0, c->op_id, buf, (size_t)n);
+		*owed -= *owed < (size_t)n ? *owed : (size_t)n;
 		return;
 	}
 	/* EOF, or EIO from a pty master whose last slave closed */
@@ -416,18 +456,48 @@ void exec_pump(struct aconn *c, short in_rev, short out_rev, short err_rev)
 		exec_output(c, &s->err_fd, P_STDERR);
 }
 
+/* Bytes waiting in a pipe or pty master (0 when closed or unknown). */
+static size_t exec_pending(int fd)
+{
+	int n = 0;
+
+	return fd >= 0 && ioctl(fd, FIONREAD, &n) == 0 && n > 0 ? (size_t)n : 0;
+}
+
 bool exec_reaped(struct agent *a, pid_t pid, int status)
 {
 	for (unsigned i = 0; i < AGENT_MAX_CONNS; i++) {
-		struct aconn *c = &a->conns[i];
+		struct session *s = &a->conns[i].s;
 
-		if (c->used && c->op == OP_EXEC && c->s.pid == pid && !c->s.exited) {
-			c->s.exited = true;
-			c->s.status = status;
+		if (a->conns[i].used && a->conns[i].op == OP_EXEC && s->pid == pid &&
+		    !s->exited) {
+			s->exited = true;
+			s->status = status;
+			s->exit_ms = agent_now_ms();
+			/* the leader wrote these before it exited: never cut */
+			s->owed_out = exec_pending(s->out_fd);
+			s->owed_err = exec_pending(s->err_fd);
 			return true;
 		}
 	}
 	return false;
+}
+
+/* A stream that is done: closed, or still held open by something the
+ * leader left behind, with the leader's own bytes sent and the grace over. */
+static bool exec_drained(const struct session *s, int fd, size_t owed)
+{
+	return fd < 0 || (!owed && agent_now_ms() >= s->exit_ms + AGENT_EXIT_DRAIN_MS);
+}
+
+/* Ends a stream still held open after the grace: EOF to the host, and
+ * whoever writes there later gets EPIPE (or the pty hangs up). */
+static void exec_cut(struct aconn *c, int *fd, uint16_t type)
+{
+	if (*fd < 0)
+		return;
+	pconn_send(&c->pc, type, P_FLAG_EOF, c->op_id, NULL, 0);
+	exec_close(fd);
 }
 
 bool exec_done(struct aconn *c)
@@ -435,8 +505,12 @@ bool exec_done(struct aconn *c)
 	static struct kvbuf kv;
 	struct session *s = &c->s;
 
-	if (!s->exited || s->out_fd >= 0 || s->err_fd >= 0 || !pconn_can_send(&c->pc))
+	if (!s->exited || !pconn_can_send(&c->pc) ||
+	    !exec_drained(s, s->out_fd, s->owed_out) ||
+	    !exec_drained(s, s->err_fd, s->owed_err))
 		return false;
+	exec_cut(c, &s->out_fd, P_STDOUT);
+	exec_cut(c, &s->err_fd, P_STDERR);
 	kv_init(&kv);
 	if (WIFSIGNALED(s->status))
 		kv_addf(&kv, "signal", "%d", WTERMSIG(s->status));
@@ -446,9 +520,25 @@ bool exec_done(struct aconn *c)
 	return true;
 }
 
+int64_t exec_deadline(const struct aconn *c)
+{
+	const struct session *s = &c->s;
+
+	/* owed bytes and a full connection wake poll through fds; so does
+	 * EOF */
+	if (c->op != OP_EXEC || !s->exited || !pconn_can_send(&c->pc) ||
+	    (s->out_fd >= 0 && s->owed_out) || (s->err_fd >= 0 && s->owed_err) ||
+	    (s->out_fd < 0 && s->err_fd < 0))
+		return -1;
+	return s->exit_ms + AGENT_EXIT_DRAIN_MS;
+}
+
+/* The process group outlives its leader (a pgid is not reused while a
+ * member lives), so a SIGNAL or a dropped connection still reaches what
+ * the command left running until the session ends with EXIT. */
 void exec_kill(struct aconn *c, int sig)
 {
-	if (c->op == OP_EXEC && c->s.pid > 0 && !c->s.exited)
+	if (c->op == OP_EXEC && c->s.pid > 0)
 		kill(-c->s.pid, sig);
 }
 

@@ -35,6 +35,56 @@ static bool files_fail(struct aconn *c, uint32_t id, const char *path, int e)
 				 strerror(e));
 }
 
+static void files_not_regular(struct aconn *c, uint32_t id, const char *path,
+			      mode_t m)
+{
+	if (S_ISDIR(m))
+		files_fail(c, id, path, EISDIR);
+	else
+		agent_reply_error(c, id, "not_regular", "not a regular file: %s",
+				  path);
+}
+
+/* GET and PUT move bytes of regular files only: the agent is one thread,
+ * and open() of a FIFO waits for a peer, a read from a tty or a pipe may
+ * never end. Checked before the open (opening some devices acts: a tape
+ * rewinds, a watchdog arms) and again on the opened fd (the path may have
+ * changed in between). Symlinks are followed, as cp does. O_NONBLOCK
+ * makes that open return even for a FIFO; ENXIO is a FIFO without a
+ * reader (or a device without a driver). Returns the fd, or -1 replied. */
+static int files_open(struct aconn *c, uint32_t id, const char *path,
+		      int flags, mode_t mode)
+{
+	struct stat st;
+	int fd, e;
+
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		files_not_regular(c, id, path, st.st_mode);
+		return -1;
+	}
+	fd = open(path, flags | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, mode);
+	if (fd < 0) {
+		if (errno == ENXIO)
+			files_not_regular(c, id, path, S_IFIFO);
+		else
+			files_fail(c, id, path, errno);
+		return -1;
+	}
+	e = fstat(fd, &st) < 0 ? errno : 0;
+	if (e || !S_ISREG(st.st_mode)) {
+		if (e)
+			files_fail(c, id, path, e);
+		else
+			files_not_regular(c, id, path, st.st_mode);
+		close(fd);
+		return -1;
+	}
+	/* some file systems (FUSE, network ones) honour O_NONBLOCK on regular
+	 * files too, and the transfer loops take EAGAIN for an error */
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	return fd;
+}
+
 static void files_stat(struct aconn *c, uint32_t id, const char *path)
 {
 	static struct kvbuf kv;
@@ -113,20 +163,17 @@ void files_request(struct aconn *c, const struct proto_frame *f)
 	case P_PUT:
 		if (!files_mode(f->data, f->len, 0644, &mode))
 			break;
-		c->file_fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-		if (c->file_fd < 0) {
-			files_fail(c, f->id, path, errno);
+		c->file_fd = files_open(c, f->id, path, O_WRONLY | O_CREAT | O_TRUNC,
+					mode);
+		if (c->file_fd < 0)
 			return;
-		}
 		c->op = OP_PUT;
 		c->op_id = f->id;
 		return;
 	case P_GET:
-		c->file_fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (c->file_fd < 0) {
-			files_fail(c, f->id, path, errno);
+		c->file_fd = files_open(c, f->id, path, O_RDONLY, 0);
+		if (c->file_fd < 0)
 			return;
-		}
 		c->op = OP_GET;
 		c->op_id = f->id;
 		return;

@@ -33,7 +33,7 @@ static int init_hex(char c)
 }
 
 /* In place; false on a malformed escape. */
-static bool init_unescape(char *s)
+bool init_unescape(char *s)
 {
 	char *o = s;
 
@@ -147,12 +147,8 @@ static void init_exec(struct init_cfg *c)
 	static char *argv[INIT_MAX_ARGS + 2];
 	static const char *envp[INIT_MAX_ENV + INIT_MAX_ARGS + 1];
 	unsigned n = 0;
-	sigset_t none;
 
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	for (int s = 1; s < NSIG; s++)
-		signal(s, SIG_DFL);
+	agent_reset_signals();
 	for (char **e = environ; *e && n < INIT_MAX_ENV; e++)
 		envp[n++] = *e;
 	for (unsigned i = 0; i < c->envc; i++)

@@ -20,6 +20,9 @@ struct init_cfg {
 	unsigned envc;
 };
 
+/* Percent-decoding in place (msbvm encodes every byte outside a safe set);
+ * false on a malformed escape, and on %00, which would cut the value. */
+bool init_unescape(char *s);
 /* msb.init* from a writable copy of the command line; false if malformed. */
 bool init_parse(char *cmdline, struct init_cfg *c);
 /* Resolves and checks the init; false with err listing what was tried. */

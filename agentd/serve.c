@@ -147,6 +147,14 @@ static void agent_hello(struct aconn *c, const struct proto_frame *f)
 	pconn_send(&c->pc, P_HELLO, 0, f->id, kv.buf, kv.len);
 }
 
+bool agent_keys_fit(const uint8_t *data, size_t len)
+{
+	for (size_t i = 0; i < len; i += strlen((const char *)data + i) + 1)
+		if (strcspn((const char *)data + i, "=") >= AGENT_KEY_MAX)
+			return false;
+	return true;
+}
+
 static void agent_dispatch(struct agent *a, struct aconn *c,
 			   const struct proto_frame *f)
 {
@@ -171,6 +179,11 @@ static void agent_dispatch(struct agent *a, struct aconn *c,
 	if (f->type != P_DATA && f->type != P_STDIN && !kv_valid(f->data, f->len)) {
 		agent_reply_error(c, f->id, "bad_request", "%s payload is not a "
 				  "key=value list", proto_type_name(f->type));
+		return;
+	}
+	if (!agent_keys_fit(f->data, f->len)) {
+		agent_reply_error(c, f->id, "bad_request", "%s: a key is over %d "
+				  "bytes", proto_type_name(f->type), AGENT_KEY_MAX - 1);
 		return;
 	}
 	switch (f->type) {
@@ -329,6 +342,34 @@ static void agent_step(struct agent *a, struct agent_poll *p)
 	}
 }
 
+/* poll's timeout: none while a GET or LIST can stream, a tick while
+ * shutting down, else until the nearest exec drain deadline, else none. */
+static int agent_poll_timeout(const struct agent *a)
+{
+	int64_t first = -1, now = agent_now_ms();
+	int t = a->shutting_down ? 100 : -1;
+
+	for (unsigned i = 0; i < AGENT_MAX_CONNS; i++) {
+		const struct aconn *c = &a->conns[i];
+		int64_t d;
+
+		if (!c->used)
+			continue;
+		if ((c->op == OP_GET || c->op == OP_LIST) && pconn_can_send(&c->pc))
+			return 0;
+		if ((d = exec_deadline(c)) >= 0 && (first < 0 || d < first))
+			first = d;
+	}
+	if (first >= 0) {
+		/* +1: poll rounds down, a wake-up just short would spin */
+		int64_t left = first > now ? first - now + 1 : 0;
+
+		if (t < 0 || left < t)
+			t = (int)left;
+	}
+	return t;
+}
+
 int agent_serve(struct agent *a)
 {
 	static struct agent_poll p;
@@ -345,15 +386,8 @@ int agent_serve(struct agent *a)
 	agent_log("ready in %lld ms of boot (started at %lld ms)",
 		  (long long)a->t_ready_ms, (long long)a->t_start_ms);
 	while (!done) {
-		bool streaming = false;
-
 		agent_poll_build(a, &p);
-		for (unsigned i = 0; i < AGENT_MAX_CONNS; i++)
-			streaming |= a->conns[i].used && (a->conns[i].op == OP_GET ||
-				     a->conns[i].op == OP_LIST) &&
-				     pconn_can_send(&a->conns[i].pc);
-		if (poll(p.fds, p.n, streaming ? 0 : a->shutting_down ? 100 : -1) < 0 &&
-		    errno != EINTR)
+		if (poll(p.fds, p.n, agent_poll_timeout(a)) < 0 && errno != EINTR)
 			return -1;
 		agent_step(a, &p);
 		if (a->shutting_down)

@@ -81,6 +81,13 @@ check "4 concurrent execs each got their own output" \
 seqok=0
 for i in 1 2 3 4 5; do [ "$(x -- echo s$i)" = s$i ] && seqok=$((seqok + 1)); done
 check "5 more sequential execs all answered ($seqok/5)" [ $seqok = 5 ]
+# a daemon left holding stdout must not hang the client: EXIT follows the
+# command's own exit (plus a short drain), not the daemon's
+t0=$(date +%s)
+out=$(x -- sh -c 'sleep 60 & echo started'); rc=$?
+dt=$(( $(date +%s) - t0 ))
+check "a background child holding stdout does not hang exec ($out, rc=$rc, ${dt}s)" \
+	[ "$out" = started -a $rc = 0 -a $dt -lt 20 ]
 
 # files
 printf 'hello\nworld\n' > "$work/put.txt"
@@ -92,6 +99,12 @@ check "cp guest -> host" grep -q '^app:x:1000' "$work/passwd"
 "$msbvm" cp --state-dir "$state" tb:/no/such "$work/nope" 2>"$work/e"; rc=$?
 check "cp of a missing guest file fails with a message (rc=$rc)" \
 	bash -c "[ $rc != 0 ] && grep -q 'No such file' '$work/e'"
+# a FIFO would block the single-threaded agent in open(): refused at once
+x -- mkfifo /tmp/fifo
+timeout 20 "$msbvm" cp --state-dir "$state" tb:/tmp/fifo "$work/fifo" 2>"$work/e"; rc=$?
+check "cp of a guest FIFO is refused (rc=$rc)" \
+	bash -c "[ $rc != 0 -a $rc != 124 ] && grep -q 'not a regular file: /tmp/fifo' '$work/e'"
+check "... and the agent still serves" [ "$(timeout 20 "$msbvm" exec --state-dir "$state" tb -- echo alive)" = alive ]
 
 # the vsock Unix socket speaks the usual CONNECT protocol (socat works)
 sock=$state/tb/vsock.sock
@@ -103,6 +116,13 @@ printf 'CONNECT 4242\n' | socat -t 3 - UNIX-CONNECT:"$sock" > "$work/socat2" 2>&
 check "CONNECT to a port nobody listens on: closed without OK" [ ! -s "$work/socat2" ]
 printf 'HELLO there\n' | socat -t 3 - UNIX-CONNECT:"$sock" > "$work/socat3" 2>&1
 check "a bad CONNECT line is refused" [ ! -s "$work/socat3" ]
+# EXEC with a key over 16 bytes after two args: refused whole (it used to
+# end the parse there and run `touch /tmp/partial`)
+(printf "$hello"; printf '\x32\x00\x00\x00\x0a\x00\x00\x00\x02\x00\x00\x00'
+ printf 'arg=touch\x00arg=/tmp/partial\x00zzzzzzzzzzzzzzzzzzzz=1\x00') |
+	socat -t 3 - UNIX-CONNECT:"$sock" > "$work/longkey" 2>&1
+check "EXEC with an overlong key: bad_request, nothing run" \
+	bash -c "grep -aq bad_request '$work/longkey' && '$msbvm' exec --state-dir '$state' tb -- test ! -e /tmp/partial"
 
 # hostile peers against agentd: the agent drops them and keeps serving
 printf 'CONNECT 1024\n\xff\xff\xff\xff\x01\x00\x00\x00\x00\x00\x00\x00' |
