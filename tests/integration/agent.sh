@@ -39,6 +39,13 @@ echo "# ready after $(echo "$(date +%s.%N) - $start" | bc) s"
 check "ls lists the VM as running" bash -c "'$msbvm' ls --state-dir '$state' | grep -q '^tb .*running'"
 check "state dir has kernel.log, vsock.sock and pid" \
 	[ -f "$state/tb/kernel.log" -a -S "$state/tb/vsock.sock" -a -f "$state/tb/pid" ]
+# a second VM of the same name loses without touching the live one's state
+"$msbvm" run --state-dir "$state" --name tb --rootfs "$work/root.ext4" -- true \
+	>/dev/null 2>"$work/dup.err"; rc=$?
+check "a second run --name tb exits 2: already running (rc=$rc)" \
+	bash -c "[ $rc = 2 ] && grep -q \"a VM named 'tb' is already running\" '$work/dup.err'"
+check "and the live VM's state is intact" \
+	[ -f "$state/tb/kernel.log" -a -S "$state/tb/vsock.sock" -a -f "$state/tb/pid" ]
 
 for want in 0 1 42; do
 	x -- sh -c "exit $want"; rc=$?
@@ -99,6 +106,11 @@ check "cp guest -> host" grep -q '^app:x:1000' "$work/passwd"
 "$msbvm" cp --state-dir "$state" tb:/no/such "$work/nope" 2>"$work/e"; rc=$?
 check "cp of a missing guest file fails with a message (rc=$rc)" \
 	bash -c "[ $rc != 0 ] && grep -q 'No such file' '$work/e'"
+# the destination is written beside and renamed only on success
+echo keep-me >"$work/dst"
+"$msbvm" cp --state-dir "$state" tb:/no/such "$work/dst" 2>/dev/null
+check "a failed cp leaves an existing destination untouched" \
+	bash -c "[ \"\$(cat '$work/dst')\" = keep-me ] && [ -z \"\$(ls -A '$work' | grep msbvm-)\" ]"
 # a FIFO would block the single-threaded agent in open(): refused at once
 x -- mkfifo /tmp/fifo
 timeout 20 "$msbvm" cp --state-dir "$state" tb:/tmp/fifo "$work/fifo" 2>"$work/e"; rc=$?
