@@ -13,6 +13,7 @@
 #include <linux/virtio_ring.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -211,6 +212,16 @@ int vblk_open(struct vblk *b, const char *path, bool ro, unsigned index)
 		close(b->fd);
 		return err_set(EINVAL, "disk %s: size %lld is not a non-zero "
 			       "multiple of 512 bytes", path, (long long)st.st_size);
+	}
+	/* Two VMs writing one ext4 image corrupt it: a writer takes the
+	 * image exclusively, readers share it (as QEMU's image locking). The
+	 * lock goes with the fd, so a killed VMM never leaves it behind. */
+	if (flock(b->fd, (ro ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0) {
+		int e = errno;
+		close(b->fd);
+		return err_set(e == EWOULDBLOCK ? EBUSY : e, "disk %s: %s", path,
+			       e == EWOULDBLOCK ? "in use by another VM (locked)" :
+			       strerror(e));
 	}
 	b->sectors = (uint64_t)st.st_size / VBLK_SECTOR;
 	snprintf(b->serial, sizeof(b->serial), "msbvm-disk%u", index);

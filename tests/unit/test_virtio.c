@@ -8,6 +8,7 @@
 #include "virtio/mmio.h"
 #include "vmm/core/err.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_ids.h>
@@ -422,6 +423,18 @@ int main(void)
 	/* host-side errors */
 	CHECK(vblk_open(&b, "/nonexistent/disk", false, 0) < 0);
 	CHECK_STR_CONTAINS(err_msg(), "/nonexistent/disk");
+	/* an image a VM writes is locked against every other open */
+	struct vblk b2, b3;
+	CHECK(vblk_open(&b, path, false, 0) == 0);
+	CHECK(vblk_open(&b2, path, false, 1) == -EBUSY);
+	CHECK_STR_CONTAINS(err_msg(), "in use by another VM");
+	CHECK(vblk_open(&b2, path, true, 1) == -EBUSY);
+	vblk_close(&b);
+	CHECK(vblk_open(&b2, path, true, 1) == 0);  /* readers share it */
+	CHECK(vblk_open(&b3, path, true, 2) == 0);
+	CHECK(vblk_open(&b, path, false, 0) == -EBUSY);
+	vblk_close(&b2);
+	vblk_close(&b3);
 	CHECK(vblk_open(&b, "/tmp", false, 0) < 0);
 	CHECK_STR_CONTAINS(err_msg(), "disk /tmp");
 	unlink(path);
