@@ -170,6 +170,16 @@ static void vm_console_poweroff(void *opaque)
 	vm_request_stop(opaque, VM_STOP_POWEROFF);
 }
 
+static void vm_pv_poweroff(void *opaque)
+{
+	vm_request_stop(opaque, VM_STOP_POWEROFF);
+}
+
+static void vm_pv_panic(void *opaque)
+{
+	vm_request_stop(opaque, VM_STOP_PANIC);
+}
+
 void vm_request_stop(struct vm *vm, enum vm_stop why)
 {
 	if (vm->stop == VM_RUNNING)
@@ -191,11 +201,16 @@ static int vm_legacy_devices(struct vm *vm, int console_fd)
 	uart_init(&vm->uart, vm_console_tx, vm_uart_irq, vm);
 	vm->kbd.reset = vm_kbd_reset;
 	vm->kbd.opaque = vm;
+	vm->pv.poweroff = vm_pv_poweroff;
+	vm->pv.panic = vm_pv_panic;
+	vm->pv.opaque = vm;
 	if ((rc = bus_register(&vm->pio, UART_COM1_BASE, 8, uart_io, &vm->uart,
 			       "uart")) < 0 ||
 	    (rc = bus_register(&vm->pio, I8042_DATA_PORT, 5, i8042_io, &vm->kbd,
 			       "i8042")) < 0 ||
 	    (rc = bus_register(&vm->pio, 0x70, 2, rtc_io, &vm->rtc, "rtc")) < 0 ||
+	    (rc = bus_register(&vm->pio, PVPORT_PORT, 1, pvport_io, &vm->pv,
+			       "pvport")) < 0 ||
 	    (rc = bus_register(&vm->pio, 0x80, 1, sink_io, NULL, "post")) < 0)
 		return rc;
 	return 0;

@@ -12,6 +12,7 @@
 #include "bus.h"
 #include "vmm/hw/console.h"
 #include "vmm/hw/legacy.h"
+#include "vmm/hw/pvport.h"
 #include "mem.h"
 #include "profile.h"
 #include "ioevent.h"
@@ -21,7 +22,8 @@
 enum vm_stop {
 	VM_RUNNING = 0,
 	VM_STOP_RESET,    /* guest rebooted (i8042 reset, KVM reset event) */
-	VM_STOP_POWEROFF, /* guest powered off (KVM shutdown event) */
+	VM_STOP_POWEROFF, /* guest powered off (power-off port, KVM shutdown event) */
+	VM_STOP_PANIC,    /* guest kernel panicked (power-off/panic port) */
 	VM_STOP_ERROR,    /* triple fault, emulation failure, failed entry */
 	VM_STOP_SIGNAL,   /* SIGINT/SIGTERM to the VMM */
 	VM_STOP_USER,     /* Ctrl-A x on the interactive console */
@@ -41,6 +43,7 @@ struct vm {
 	struct console console;
 	struct i8042 kbd;
 	struct rtc rtc;
+	struct pvport pv;
 	pthread_t vcpu_thread;
 	volatile sig_atomic_t stop; /* enum vm_stop */
 	volatile sig_atomic_t stop_signal;

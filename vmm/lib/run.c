@@ -24,7 +24,8 @@
 
 /* quiet + no RTC/PIT probing frills: on nested hosts every console line is
  * hundreds of emulated instructions per byte. reboot=k makes a guest
- * reboot reach our i8042; panic=-1 turns a panic into a reboot at once. */
+ * reboot reach our i8042; panic=-1 turns a panic into a reboot at once
+ * (kernels without the power-off/panic port driver). */
 #define RUN_DEFAULT_CMDLINE \
 	"console=ttyS0 reboot=k panic=-1 8250.nr_uarts=1 " \
 	"random.trust_bootloader=on quiet"
@@ -150,8 +151,12 @@ static int run_cmdline(const struct run_opts *o, const char *name, char *buf,
 		snprintf(root, sizeof(root), " root=/dev/vda rw rootfstype=ext4");
 	else if (!o->no_agent)
 		snprintf(root, sizeof(root), " msb.root=/dev/vda msb.hostname=%s", name);
-	int n = snprintf(buf, len, "%s%s%s%s%s%s",
-			 o->cmdline ? o->cmdline : RUN_DEFAULT_CMDLINE, root,
+	/* msbvm.pvport: where the guest reports power-off and panic
+	 * (vmm/hw/pvport.h, kernel-config/patches/0004); part of the machine,
+	 * so it is there with --cmdline too */
+	int n = snprintf(buf, len, "%s msbvm.pvport=0x%x%s%s%s%s%s",
+			 o->cmdline ? o->cmdline : RUN_DEFAULT_CMDLINE,
+			 PVPORT_PORT, root,
 			 o->append ? " " : "", o->append ? o->append : "",
 			 nested ? " " : "", nested ? nested_cmdline() : "");
 
@@ -323,9 +328,10 @@ static int run_result(struct vm *vm, struct run_ctx *x, enum vm_stop why)
 {
 	struct control *c = &x->ctl;
 
-	if (vm->console.panicked) {
+	if (why == VM_STOP_PANIC) {
 		fprintf(stderr, "msbvm: guest kernel panic: %s\n",
-			vm->console.panic_line);
+			vm->console.panic_line[0] ? vm->console.panic_line :
+			"(no panic message on the console)");
 		if (x->agent)
 			run_log_tail(x);
 		return 1;
@@ -548,6 +554,6 @@ int run_vm(const struct run_opts *o, const char *self)
 	x.rep.exit_ms = report_since(&x.t0);
 	if (o->report && report_write(&x.rep, &vm, o->report) < 0)
 		fprintf(stderr, "msbvm: %s\n", err_msg());
-	run_teardown(&vm, &x, o->detach && (vm.console.panicked || why == VM_STOP_ERROR));
+	run_teardown(&vm, &x, o->detach && (why == VM_STOP_PANIC || why == VM_STOP_ERROR));
 	return rc;
 }
