@@ -165,11 +165,6 @@ static void vm_kbd_reset(void *opaque)
 	vm_request_stop(opaque, VM_STOP_RESET);
 }
 
-static void vm_console_poweroff(void *opaque)
-{
-	vm_request_stop(opaque, VM_STOP_POWEROFF);
-}
-
 static void vm_pv_poweroff(void *opaque)
 {
 	vm_request_stop(opaque, VM_STOP_POWEROFF);
@@ -196,8 +191,6 @@ static int vm_legacy_devices(struct vm *vm, int console_fd)
 	int rc;
 
 	console_init(&vm->console, console_fd);
-	vm->console.poweroff = vm_console_poweroff;
-	vm->console.poweroff_opaque = vm;
 	uart_init(&vm->uart, vm_console_tx, vm_uart_irq, vm);
 	vm->kbd.reset = vm_kbd_reset;
 	vm->kbd.opaque = vm;
