@@ -14,11 +14,14 @@ void pvport_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len,
 		return;
 	}
 	if (len == 1 && (data[0] == PVPORT_POWEROFF || data[0] == PVPORT_HALT)) {
+		log_info("power-off/panic port: guest %s",
+			 data[0] == PVPORT_HALT ? "halted" : "powered off");
 		if (p->poweroff)
 			p->poweroff(p->opaque);
 		return;
 	}
 	if (len == 1 && data[0] == PVPORT_PANIC) {
+		log_info("power-off/panic port: guest kernel panicked");
 		if (p->panic)
 			p->panic(p->opaque);
 		return;
