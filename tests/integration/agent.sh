@@ -19,10 +19,13 @@ tools/mkrootfs.sh "$work/root.ext4" tests/integration/init-smoke.sh 64 >/dev/nul
 
 echo "# boot A: msbvm run --rootfs IMG -- CMD (foreground)"
 "$msbvm" run --state-dir "$state" --name ta --rootfs "$work/root.ext4" -- \
-	sh -c 'echo to-stdout; echo to-stderr >&2; cat /proc/1/comm; exit 42' \
+	sh -c 'echo to-stdout; echo to-stderr >&2; cat /proc/1/comm
+		echo "Kernel panic - not syncing: fake, printed by CMD" >/dev/console; exit 42' \
 	>"$work/a.out" 2>"$work/a.err" </dev/null
 rc=$?
 check "run -- CMD exits with CMD's status (42, got $rc)" [ $rc = 42 ]
+check "a fake panic line CMD printed on the console is no panic" \
+	bash -c "! grep -q 'guest kernel panic' '$work/a.err'"
 check "stdout carries only the command's stdout" [ "$(head -1 "$work/a.out")" = to-stdout ]
 check "stderr carries the command's stderr" grep -qx to-stderr "$work/a.err"
 check "the kernel log is not on stdout" bash -c "! grep -q 'Linux version\|agentd:' '$work/a.out'"

@@ -21,6 +21,11 @@ echo "rtc_year: $(date -u +%Y)"
 echo "uptime: $(cut -d' ' -f1 /proc/uptime)"
 echo "entropy_ready: $(cat /proc/sys/kernel/random/entropy_avail >/dev/null && dd if=/dev/random bs=8 count=1 2>/dev/null | wc -c)"
 echo "MSBVM-END"
+# Console text decides nothing: power-off and panic come from the kernel's
+# port (vmm/hw/pvport.h), so these lines from a program must not stop the
+# VM (boot 1 still reboots -> exit 0) or be taken for the panic (boot 4).
+echo "Kernel panic - not syncing: fake, printed by /init" > /dev/console
+echo "reboot: Power down (fake, printed by /init)" > /dev/console
 case " $(cat /proc/cmdline) " in
 *" test=panic "*) echo "exiting init on purpose"; exit 3 ;;
 *" test=read "*)

@@ -80,7 +80,7 @@ if [ ! -r /dev/kvm ] || [ ! -f "$kernel" ]; then
 	exit 1
 fi
 
-echo "# boot 1: busybox user space, console input, reboot -> exit 0"
+echo "# boot 1: busybox user space, console input, fake panic/power-off lines, reboot -> exit 0"
 mkfifo "$work/in"
 exec 3<>"$work/in"
 start=$(date +%s.%N)
@@ -116,6 +116,10 @@ check "console input reached the guest (interrupt-driven UART RX)" \
 	grep -q "MSBVM-GOT: typed-into-the-console" "$work/boot1"
 check "quiet console: no kernel log lines by default" bash -c "! grep -q 'Freeing unused kernel' '$work/boot1'"
 check "--verbose reports the reboot" grep -q "guest rebooted" "$work/boot1.err"
+check "/init printed a fake panic and power-off line on /dev/console" \
+	bash -c "grep -q 'Kernel panic - not syncing: fake' '$work/boot1' && grep -q 'reboot: Power down (fake' '$work/boot1'"
+check "a fake panic line from a program is not a panic (no panic message)" \
+	bash -c "! grep -q 'guest kernel panic' '$work/boot1.err'"
 echo "# boot 1 took $(echo "$end - $start" | bc) s (process start to exit)"
 
 echo "# boot 2: ext4 root on virtio-blk, read-only and scratch disks; writes, sync, then the VMM is SIGKILLed"
@@ -153,13 +157,17 @@ out=$(sed -n '/MSBVM-BEGIN/,/MSBVM-END/p' "$work/boot3" | tr -d '\r')
 check "file written and synced before SIGKILL is read back after reboot" [ "$(field persist)" = "$token" ]
 check "guest power-off makes msbvm exit 0 (rc=$rc)" [ "$rc" = 0 ]
 check "--verbose reports the power-off" grep -q "guest powered off" "$work/boot3.err"
+check "the power-off came through the port (msbvm.pvport)" \
+	grep -q "power-off/panic port: guest powered off" "$work/boot3.err"
 
 echo "# boot 4: init exits -> kernel panic -> exit 1 with the panic line"
-"$msbvm" run --kernel "$kernel" --initrd "$work/initrd.cpio" --append "test=panic" \
+"$msbvm" run -v --kernel "$kernel" --initrd "$work/initrd.cpio" --append "test=panic" \
 	>"$work/boot4" 2>"$work/boot4.err" </dev/null
 rc=$?
 check "guest panic makes msbvm exit 1 (rc=$rc)" [ "$rc" = 1 ]
 check "panic line shown on stderr" grep -q "msbvm: guest kernel panic: .*Kernel panic - not syncing: Attempted to kill init" "$work/boot4.err"
+check "the panic came through the port (msbvm.pvport)" \
+	grep -q "power-off/panic port: guest kernel panicked" "$work/boot4.err"
 
 if [ $fails = 0 ]; then
 	echo "integration: all passed"

@@ -8,12 +8,9 @@
 #include <string.h>
 #include <unistd.h>
 
+/* Only for the error message: whether the guest panicked is the power-off/
+ * panic port's to say (pvport.h), never the console text's. */
 #define CONSOLE_PANIC_MARK "Kernel panic - not syncing"
-/* kernel/reboot.c: without a power-off driver (no ACPI) Linux turns a
- * power-off into a halt and prints the second line; either way the vCPU
- * then halts with interrupts off and would never exit by itself. */
-#define CONSOLE_POWEROFF_MARK "reboot: Power down"
-#define CONSOLE_HALT_MARK "reboot: System halted"
 #define CONSOLE_ESCAPE 0x01 /* Ctrl-A */
 
 void console_init(struct console *c, int out_fd)
@@ -43,13 +40,9 @@ void console_flush(struct console *c)
 static void console_end_line(struct console *c)
 {
 	c->line[c->line_len] = '\0';
-	if (!c->panicked && strstr(c->line, CONSOLE_PANIC_MARK)) {
-		c->panicked = true;
+	/* the latest wins: the kernel's own comes right before it reports */
+	if (strstr(c->line, CONSOLE_PANIC_MARK))
 		memcpy(c->panic_line, c->line, c->line_len + 1);
-	}
-	if (!c->panicked && c->poweroff && (strstr(c->line, CONSOLE_POWEROFF_MARK) ||
-					    strstr(c->line, CONSOLE_HALT_MARK)))
-		c->poweroff(c->poweroff_opaque);
 	c->line_len = 0;
 }
 
@@ -58,8 +51,7 @@ void console_putc(void *opaque, uint8_t byte)
 	struct console *c = opaque;
 
 	c->buf[c->len++] = (char)byte;
-	/* Lines end at '\n' (the kernel sends "\r\n"): a stop requested by
-	 * console_end_line() then comes after the whole line is out. */
+	/* Lines end at '\n' (the kernel sends "\r\n"). */
 	if (byte == '\n') {
 		if (c->line_len)
 			console_end_line(c);

@@ -1,7 +1,7 @@
 /* The guest console as the user sees it: UART output to a file descriptor
- * (line-buffered, except when interactive), kernel-panic detection on the
- * output, and, with --console, terminal input fed to the UART from a thread
- * (raw mode; Ctrl-A x quits). */
+ * (line-buffered, except when interactive), the last kernel-panic line
+ * kept for the error message, and, with --console, terminal input fed to
+ * the UART from a thread (raw mode; Ctrl-A x quits). */
 #ifndef MSBVM_CONSOLE_H
 #define MSBVM_CONSOLE_H
 
@@ -18,15 +18,12 @@ struct console {
 	bool interactive;
 	char buf[512];
 	size_t len;
-	char line[256]; /* current line, for panic detection */
+	char line[256]; /* current line */
 	size_t line_len;
+	/* The last line that reads like a kernel panic, for the message
+	 * once the power-off/panic port (pvport.h) said the guest panicked.
+	 * Any program can print such a line: it never decides anything. */
 	char panic_line[256];
-	bool panicked;
-	/* Called (vCPU thread) when the guest kernel prints its last line
-	 * before powering off: without ACPI it then halts for good, and its
-	 * init would die into a panic, so this is the power-off signal. */
-	void (*poweroff)(void *opaque);
-	void *poweroff_opaque;
 	/* input side */
 	int in_fd;
 	bool raw;

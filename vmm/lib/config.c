@@ -4,6 +4,7 @@
 #include "lib.h"
 #include "vmm/core/err.h"
 #include "vmm/core/nested.h"
+#include "vmm/hw/pvport.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -13,7 +14,8 @@
 
 /* quiet + no RTC/PIT probing frills: on nested hosts every console line is
  * hundreds of emulated instructions per byte. reboot=k makes a guest
- * reboot reach our i8042; panic=-1 turns a panic into a reboot at once. */
+ * reboot reach our i8042; panic=-1 turns a panic into a reboot at once
+ * (kernels without the power-off/panic port driver). */
 #define CFG_DEFAULT_CMDLINE \
 	"console=ttyS0 reboot=k panic=-1 8250.nr_uarts=1 " \
 	"random.trust_bootloader=on quiet"
@@ -363,8 +365,11 @@ int cfg_cmdline(const struct msbvm_config *c, const char *name, char *buf,
 		snprintf(root, sizeof(root), " root=/dev/vda rw rootfstype=ext4");
 	else if (c->agent)
 		snprintf(root, sizeof(root), " msb.root=/dev/vda msb.hostname=%s", name);
-	int n = snprintf(buf, len, "%s%s%s%s%s%s",
-			 c->cmdline ? c->cmdline : CFG_DEFAULT_CMDLINE, root,
+	/* msbvm.pvport: where the guest reports power-off and panic
+	 * (vmm/hw/pvport.h, kernel-config/patches/0004); part of the machine,
+	 * so it is there with a replaced command line too */
+	int n = snprintf(buf, len, "%s msbvm.pvport=0x%x%s%s%s%s%s",
+			 c->cmdline ? c->cmdline : CFG_DEFAULT_CMDLINE, PVPORT_PORT, root,
 			 c->append ? " " : "", c->append ? c->append : "",
 			 nested ? " " : "", nested ? nested_cmdline() : "");
 

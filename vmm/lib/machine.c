@@ -81,9 +81,14 @@ static void machine_reset(void *opaque)
 	vm_request_stop(opaque, VM_STOP_RESET);
 }
 
-static void machine_console_poweroff(void *opaque)
+static void machine_pv_poweroff(void *opaque)
 {
 	vm_request_stop(opaque, VM_STOP_POWEROFF);
+}
+
+static void machine_pv_panic(void *opaque)
+{
+	vm_request_stop(opaque, VM_STOP_PANIC);
 }
 
 static int machine_legacy(struct machine *m, int console_fd)
@@ -92,16 +97,19 @@ static int machine_legacy(struct machine *m, int console_fd)
 	int rc;
 
 	console_init(&m->console, console_fd);
-	m->console.poweroff = machine_console_poweroff;
-	m->console.poweroff_opaque = vm;
 	uart_init(&m->uart, machine_uart_tx, machine_uart_irq, m);
 	m->kbd.reset = machine_reset;
 	m->kbd.opaque = vm;
+	/* power-off and panic come from the guest kernel through this port
+	 * (kernel-config/patches/0004), never from console text */
+	m->pv = (struct pvport){ machine_pv_poweroff, machine_pv_panic, vm };
 	if ((rc = bus_register(&vm->pio, UART_COM1_BASE, 8, uart_io, &m->uart,
 			       "uart")) < 0 ||
 	    (rc = bus_register(&vm->pio, I8042_DATA_PORT, 5, i8042_io, &m->kbd,
 			       "i8042")) < 0 ||
 	    (rc = bus_register(&vm->pio, 0x70, 2, rtc_io, &m->rtc, "rtc")) < 0 ||
+	    (rc = bus_register(&vm->pio, PVPORT_PORT, 1, pvport_io, &m->pv,
+			       "pvport")) < 0 ||
 	    (rc = bus_register(&vm->pio, 0x80, 1, sink_io, NULL, "post")) < 0)
 		return rc;
 	return 0;

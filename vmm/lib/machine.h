@@ -1,5 +1,6 @@
 /* The machine: the core VM plus the devices a microVM gets, wired
- * together: 16550 console, i8042 (reset), CMOS RTC, POST sink, and the
+ * together: 16550 console, i8042 (reset), CMOS RTC, POST sink, the
+ * power-off/panic port, and the
  * virtio-mmio devices (disks, vsock) in fixed slots. Built from a
  * validated configuration; owns every device and tears them down in the
  * order threads require (machine_stop_threads before machine_free). */
@@ -16,6 +17,7 @@
 #include "vmm/core/vm.h"
 #include "vmm/hw/console.h"
 #include "vmm/hw/legacy.h"
+#include "vmm/hw/pvport.h"
 #include "vmm/hw/uart.h"
 
 #define MACHINE_MAX_DISKS 9     /* the root disk and 8 more */
@@ -43,6 +45,7 @@ struct machine {
 	struct console console;
 	struct i8042 kbd;
 	struct rtc rtc;
+	struct pvport pv;
 	struct vmmio virtio[MACHINE_MAX_VIRTIO];
 	unsigned n_virtio;
 	struct vblk blk[MACHINE_MAX_DISKS];

@@ -304,9 +304,11 @@ static void sbx_status(struct msbvm *vm, struct msbvm_status *st)
 
 	memset(st, 0, sizeof(*st));
 	st->end = map[vm_stop_reason(v)];
-	if (vm->m->console.panicked) {
-		st->end = MSBVM_END_PANIC;
-		snprintf(st->detail, sizeof(st->detail), "%s", vm->m->console.panic_line);
+	if (st->end == MSBVM_END_PANIC) {
+		/* the port said so; the console line only explains it */
+		snprintf(st->detail, sizeof(st->detail), "%s",
+			 vm->m->console.panic_line[0] ? vm->m->console.panic_line :
+			 "(no panic message on the console)");
 	} else if (v->error[0]) {
 		snprintf(st->detail, sizeof(st->detail), "%s", v->error);
 	}
