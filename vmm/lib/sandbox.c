@@ -403,7 +403,7 @@ int msbvm_stop(msbvm *vm, int timeout_ms)
 		return lib_failf(vm, -ETIMEDOUT, "the guest did not power off within "
 				 "%d s; stopped it", timeout_ms / 1000);
 	}
-	log_info("guest stopped %.0f ms after the stop request",
+	log_info("guest stopped %.0f ms after the SHUTDOWN request",
 		 report_since(&vm->shutdown_at));
 	return msbvm_wait(vm, -1, NULL);
 }
