@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,12 +20,28 @@
 #define CLIENT_CONNECT_MS 10000
 #define CLIENT_KILL_GRACE_MS 5000
 
-/* Connects to vm's agent; NULL with the reason on vm. */
-static struct ctl *client_connect(struct msbvm *vm)
+/* A kept connection is reused only while it is quiet: the agent sends
+ * nothing unasked, so readable data or a hang-up means it is gone. */
+static bool client_idle(const struct ctl *cl)
 {
-	struct ctl *cl = ctl_new();
+	struct pollfd p = { .fd = cl->pc.fd, .events = POLLIN | POLLRDHUP };
 
-	if (!cl) {
+	return cl->pc.fd >= 0 && !cl->pc.eof && !cl->pc.failed &&
+	       cl->pc.in_len == cl->pc.in_used && poll(&p, 1, 0) == 0;
+}
+
+/* Connects to vm's agent, or takes the connection the last request left
+ * open (a vsock CONNECT + HELLO costs the guest kernel real work: on the
+ * nested hosts ~150 ms); NULL with the reason on vm. */
+struct ctl *client_connect(struct msbvm *vm)
+{
+	struct ctl *cl = vm->cl;
+
+	vm->cl = NULL;
+	if (cl && client_idle(cl))
+		return cl;
+	ctl_free(cl);
+	if (!(cl = ctl_new())) {
 		lib_failf(vm, -ENOMEM, "out of memory");
 		return NULL;
 	}
@@ -39,6 +56,16 @@ static struct ctl *client_connect(struct msbvm *vm)
 		return NULL;
 	}
 	return cl;
+}
+
+/* Keeps cl for the next request if it ended cleanly, else closes it. */
+void client_release(struct msbvm *vm, struct ctl *cl, bool clean)
+{
+	if (clean && !vm->cl && client_idle(cl)) {
+		vm->cl = cl;
+		return;
+	}
+	ctl_free(cl);
 }
 
 int msbvm_exec(msbvm *vm, const struct msbvm_exec *e)
@@ -67,7 +94,7 @@ int msbvm_exec(msbvm *vm, const struct msbvm_exec *e)
 		lib_failf(vm, 0, "%s", cl->err); /* 126/127: the agent's reason */
 	else
 		vm->err[0] = '\0';
-	ctl_free(cl);
+	client_release(vm, cl, rc >= 0);
 	return rc;
 }
 
@@ -91,7 +118,7 @@ int msbvm_copy_in(msbvm *vm, const char *host_path, const char *guest_path)
 	rc = ctl_put(cl, fd, guest_path, st.st_mode & 07777);
 	if (rc < 0)
 		lib_failf(vm, rc, "%s:%s: %s", vm->st.name, guest_path, cl->err);
-	ctl_free(cl);
+	client_release(vm, cl, rc == 0);
 	close(fd);
 	return rc < 0 ? rc : 0;
 }
@@ -128,7 +155,7 @@ int msbvm_copy_out(msbvm *vm, const char *guest_path, const char *host_path)
 	rc = ctl_get(cl, guest_path, fd);
 	if (rc < 0)
 		lib_failf(vm, rc, "%s:%s: %s", vm->st.name, guest_path, cl->err);
-	ctl_free(cl);
+	client_release(vm, cl, rc == 0);
 	if (rc == 0 && (fsync(fd) < 0 || rename(tmp, host_path) < 0))
 		rc = lib_failf(vm, -errno, "%s: %s", host_path, strerror(errno));
 out:
@@ -162,7 +189,9 @@ int msbvm_open(msbvm_config *c, const char *name, msbvm **out)
 
 void client_close(struct msbvm *vm)
 {
-	(void)vm; /* nothing held: the VM belongs to its own VMM process */
+	/* only the kept connection: the VM belongs to its own VMM process */
+	ctl_free(vm->cl);
+	vm->cl = NULL;
 }
 
 static void client_sleep_ms(long ms)

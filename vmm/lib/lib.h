@@ -48,6 +48,7 @@ struct msbvm {
 	struct vmstate st;
 	bool have_state;
 	char sock[PATH_MAX];        /* the vsock device's Unix socket */
+	struct ctl *cl;             /* an idle agent connection kept for reuse */
 	int ready_fd;               /* listener sock_1025 (agent READY) */
 	int console_fd;             /* ours, closed at destroy */
 	bool started, ready, joined;
@@ -75,7 +76,10 @@ int lib_failf(struct msbvm *vm, int rc, const char *fmt, ...)
 /* sandbox.c */
 int lib_shutdown(struct msbvm *vm);
 
-/* client.c: handles from msbvm_open */
+/* client.c: agent connections (reused while idle), handles from msbvm_open */
+struct ctl;
+struct ctl *client_connect(struct msbvm *vm);
+void client_release(struct msbvm *vm, struct ctl *cl, bool clean);
 int client_wait_gone(struct msbvm *vm, int timeout_ms, struct msbvm_status *st);
 int client_stop(struct msbvm *vm, int timeout_ms);
 void client_close(struct msbvm *vm);

@@ -142,6 +142,8 @@ static int sbx_build(struct msbvm *vm)
 
 static void sbx_release(struct msbvm *vm, bool keep_state)
 {
+	ctl_free(vm->cl);
+	vm->cl = NULL;
 	if (vm->m) {
 		machine_free(vm->m);
 		free(vm->m);
@@ -375,15 +377,15 @@ void msbvm_kill(msbvm *vm)
  * and goes through the init after a handoff). */
 int lib_shutdown(struct msbvm *vm)
 {
-	struct ctl *cl = ctl_new();
-	int rc = -ENOMEM;
+	struct ctl *cl = client_connect(vm);
+	int rc;
 
-	if (cl && (rc = ctl_connect(cl, vm->sock, SBX_SHUTDOWN_REPLY_MS)) == 0)
-		rc = ctl_call(cl, P_SHUTDOWN, NULL, 0, NULL, NULL,
-			      SBX_SHUTDOWN_REPLY_MS);
-	if (rc < 0 && cl)
+	if (!cl)
+		return -ECONNREFUSED;
+	rc = ctl_call(cl, P_SHUTDOWN, NULL, 0, NULL, NULL, SBX_SHUTDOWN_REPLY_MS);
+	if (rc < 0)
 		lib_failf(vm, rc, "stop: %s", cl->err);
-	ctl_free(cl);
+	ctl_free(cl); /* the guest is going away */
 	return rc;
 }
 
