@@ -35,7 +35,7 @@ cp "$fsstress" "$stage/fsstress"
 "$top/tools/dir2ext4.sh" "$stage" "$work/root.ext4" >/dev/null
 truncate -s 256M "$work/pristine.img"
 mkfs.ext4 -q -F $mkfs_opts "$work/pristine.img"
-cmd="console=ttyS0 reboot=k panic=-1 8250.nr_uarts=1 random.trust_bootloader=on quiet root=/dev/vda ro rootfstype=ext4 stress=$secs"
+cmd="console=ttyS0 reboot=k panic=-1 8250.nr_uarts=1 random.trust_bootloader=on quiet ro rootfstype=ext4 stress=$secs"
 nested=$("$msbvm" run -v --no-agent --rootfs /dev/null 2>&1 | sed -n "s/.*adding '\(.*\)'/\1/p")
 [ -n "$nested" ] && cmd="$cmd $nested"
 
@@ -45,7 +45,7 @@ one() {
 	cp --sparse=always "$work/pristine.img" "$img"
 	if [ "$vmm" = msbvm ]; then
 		timeout 900 "$msbvm" run --no-agent --kernel "$kernel" --rootfs "$work/root.ext4" \
-			--disk "$img" --cmdline "$cmd" --nested-workarounds off --memory 256 </dev/null >"$log" 2>&1
+			--disk "$img" --cmdline "$cmd root=/dev/vda scratch=/dev/vdb" --nested-workarounds off --memory 256 </dev/null >"$log" 2>&1
 	else
 		# microvm has no i8042: a guest reboot does not end QEMU, so
 		# stop it at the marker (the scratch disk is unmounted by then)
@@ -55,7 +55,8 @@ one() {
 			-drive "file=$work/root.ext4,if=none,id=d0,format=raw,readonly=on" \
 			-device virtio-blk-device,drive=d0 \
 			-drive "file=$img,if=none,id=d1,format=raw,discard=unmap" \
-			-device virtio-blk-device,drive=d1 -append "$cmd" </dev/null >"$log" 2>&1 ) &
+			-device virtio-blk-device,drive=d1 \
+			-append "$cmd root=/dev/vdb scratch=/dev/vda" </dev/null >"$log" 2>&1 ) &
 		local pid=$!
 		for _ in $(seq 1800); do
 			grep -aq INTEGRITY-DONE "$log" && break
