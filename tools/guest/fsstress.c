@@ -5,6 +5,9 @@
  *                                 then a full verify of DIR
  *   fsstress verify DIR           the full verify alone (after a remount,
  *                                 or on the host on a debugfs rdump)
+ *   fsstress verify-content DIR   after an interrupted run (a crash): every
+ *                                 complete file against its name only; no
+ *                                 manifests, temporary files only counted
  *
  * Writers create small files (0..64 KiB of seeded pseudo-random bytes)
  * under a temporary name ".tmp.*", fsync them and rename them to a name that
@@ -26,8 +29,10 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -48,6 +53,8 @@ struct stats {
 };
 
 static struct stats *st;	/* this process's slot in shared memory */
+static int content_only;	/* verify-content */
+static uint64_t tmp_left;
 static unsigned reported;
 
 static double now(void)
@@ -290,7 +297,8 @@ static void walk(int dirfd, const char *prefix, int final)
 			continue;
 		}
 		if (!strncmp(n, ".tmp.", 5)) {
-			if (final)
+			tmp_left++;
+			if (final && !content_only)
 				report("%s: temporary file left over", path);
 			continue;
 		}
@@ -301,7 +309,7 @@ static void walk(int dirfd, const char *prefix, int final)
 			report("%s: listed but cannot be opened (ENOENT)", path);
 		if (r == 1)
 			st->vanished++;
-		if (final) {
+		if (final && !content_only) {
 			struct entry key;
 			memcpy(key.path, path, strlen(path) + 1);
 			struct entry *m = bsearch(&key, man, nman, sizeof(*man), cmp_entry);
@@ -573,7 +581,8 @@ static int verify_all(const char *dir, struct stats *s)
 		return -1;
 	}
 	double t0 = now();
-	load_manifests(root);
+	if (!content_only)
+		load_manifests(root);
 	walk(root, "", 1);	/* closes root */
 	size_t missing = 0;
 	for (size_t i = 0; i < nman; i++)
@@ -582,16 +591,21 @@ static int verify_all(const char *dir, struct stats *s)
 			missing++;
 		}
 	double dt = now() - t0;
-	printf("fsstress: verify %s: %" PRIu64 " files verified (%.1f MiB, %.2f MiB/s),"
-	       " %zu in manifests, %zu missing, %" PRIu64 " errors\n",
-	       dir, s->verified, mib(s->bytes_read), mib(s->bytes_read) / (dt > 0 ? dt : 1),
-	       nman, missing, s->errors);
+	printf("fsstress: verify %s: %" PRIu64 " files verified (%.1f MiB, %.2f MiB/s),",
+	       dir, s->verified, mib(s->bytes_read), mib(s->bytes_read) / (dt > 0 ? dt : 1));
+	if (content_only)
+		printf(" contents only, %" PRIu64 " temporary files, %" PRIu64 " errors\n",
+		       tmp_left, s->errors);
+	else
+		printf(" %zu in manifests, %zu missing, %" PRIu64 " errors\n", nman, missing,
+		       s->errors);
 	return s->errors ? -1 : 0;
 }
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: fsstress DIR SECONDS [SEED] | fsstress verify DIR\n");
+	fprintf(stderr, "usage: fsstress DIR SECONDS [SEED] | fsstress verify DIR\n"
+			"       fsstress verify-content DIR\n");
 	return 2;
 }
 
@@ -607,7 +621,8 @@ int main(int argc, char **argv)
 	}
 	memset(all, 0, sizeof(struct stats) * (NWRITERS + 2));
 	st = &all[NWRITERS + 1];
-	if (argc == 3 && !strcmp(argv[1], "verify")) {
+	content_only = argc == 3 && !strcmp(argv[1], "verify-content");
+	if (argc == 3 && (content_only || !strcmp(argv[1], "verify"))) {
 		int r = verify_all(argv[2], &all[NWRITERS + 1]);
 		printf("fsstress: %s\n", r ? "FAILED" : "OK");
 		return r ? 1 : 0;
@@ -642,6 +657,10 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		if (pids[i] == 0) {
+			/* no stray writers once the run is killed */
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			if (getppid() == 1)
+				_exit(1);
 			st = &all[i];
 			if (i < NWRITERS)
 				_exit(writer(i, root, seed, deadline) ? 1 : 0);
