@@ -197,7 +197,12 @@ build/agentd.cpio: build/musl/agentd.elf tools/mkagent-initramfs.sh
 initramfs: build/msbvm
 	tools/mkinitramfs.sh build/demo-initramfs.cpio tools/demo-init.sh
 
-integration: all kernel
+# Guest-side test tools: static musl binaries a test copies into a guest.
+build/guest/fsstress: tools/guest/fsstress.c
+	@mkdir -p $(dir $@)
+	musl-gcc -std=c11 -Wall -Wextra -Werror -Wshadow -O2 -static -s -o $@ $<
+
+integration: all kernel build/guest/fsstress
 	tests/integration/run.sh
 	tests/integration/agent.sh
 	tests/integration/init.sh

@@ -3,7 +3,9 @@
 #  boot A: `msbvm run --rootfs IMG -- CMD` in the foreground (stdout and
 #          stderr separated, exit code, kernel.log kept out of stdout);
 #  boot B: `msbvm run -d`, then many `msbvm exec` / `cp` / socat / hostile
-#          peers against the same running VM, then `msbvm stop`.
+#          peers against the same running VM, a file-system stress run
+#          (tools/guest/fsstress.c) on a scratch ext4 disk, then `msbvm stop`.
+# Every image a boot wrote is checked with e2fsck -fn after the VM exits.
 . "$(dirname "$0")/lib.sh"
 trap '"$msbvm" stop --state-dir "$state" --timeout 5 tb >/dev/null 2>&1; rm -rf "$work"' EXIT
 x() { "$msbvm" exec --state-dir "$state" tb "$@"; }
@@ -16,6 +18,12 @@ xo() {
 
 tools/mkrootfs.sh "$work/root.ext4" tests/integration/init-smoke.sh 64 >/dev/null ||
 	{ echo "Bail out! rootfs"; exit 1; }
+fsstress=$top/build/guest/fsstress
+[ -x "$fsstress" ] || make --no-print-directory -s build/guest/fsstress ||
+	{ echo "Bail out! build/guest/fsstress"; exit 1; }
+# the scratch disk for the stress run (vdb in boot B)
+truncate -s 128M "$work/stress.ext4"
+mkfs.ext4 -q -F -L msbvm-stress "$work/stress.ext4" || { echo "Bail out! mkfs"; exit 1; }
 
 echo "# boot A: msbvm run --rootfs IMG -- CMD (foreground)"
 "$msbvm" run --state-dir "$state" --name ta --rootfs "$work/root.ext4" -- \
@@ -31,10 +39,12 @@ check "stderr carries the command's stderr" grep -qx to-stderr "$work/a.err"
 check "the kernel log is not on stdout" bash -c "! grep -q 'Linux version\|agentd:' '$work/a.out'"
 check "agentd is PID 1 (/proc/1/comm = init)" [ "$(sed -n 2p "$work/a.out")" = init ]
 check "state directory removed after the run" [ ! -e "$state/ta" ]
+fsck_clean "$work/root.ext4" "root after boot A"
 
 echo "# boot B: msbvm run -d, then exec/cp/socat into the running VM"
 start=$(date +%s.%N)
-"$msbvm" run -d --state-dir "$state" --name tb --rootfs "$work/root.ext4" >"$work/b.out" 2>"$work/b.err"
+"$msbvm" run -d --state-dir "$state" --name tb --rootfs "$work/root.ext4" \
+	--disk "$work/stress.ext4" >"$work/b.out" 2>"$work/b.err"
 rc=$?
 check "run -d returns 0 once the agent is ready (rc=$rc)" [ $rc = 0 ]
 check "run -d prints the VM name" [ "$(cat "$work/b.out")" = tb ]
@@ -162,6 +172,42 @@ kill $noread 2>/dev/null; wait $noread 2>/dev/null
 grep -q "frame of 4294967295 bytes is over" "$state/tb/kernel.log"
 check "the 4 GiB frame was refused by size (agent log)" [ $? = 0 ]
 
+# File-system stress on the scratch ext4 disk (/dev/vdb), mounted with
+# -o discard so freed blocks reach the device as DISCARD requests: two
+# writers and a reader for $secs s (files checked against the size and
+# hash in their names), a full verify, then the same verify after a
+# remount (page cache gone), and after the VM is gone e2fsck and a verify
+# of the files debugfs copies out of the image on the host.
+secs=40
+seed=$$$RANDOM
+"$msbvm" cp --state-dir "$state" "$fsstress" tb:/tmp/fsstress
+x -- mount -o discard /dev/vdb /mnt 2>"$work/e"; rc=$?
+check "scratch ext4 disk mounts with -o discard (rc=$rc $(cat "$work/e"))" \
+	bash -c "[ $rc = 0 ] && '$msbvm' exec --state-dir '$state' tb -- grep -q '^/dev/vdb /mnt ext4 .*discard' /proc/mounts"
+x -- cat /sys/block/vdb/queue/discard_max_bytes /sys/block/vdb/queue/write_zeroes_max_bytes \
+	>"$work/dq" 2>&1
+check "the guest sees DISCARD and WRITE_ZEROES on vdb ($(tr '\n' ' ' <"$work/dq"))" \
+	bash -c "[ \$(sed -n 1p '$work/dq') -gt 0 ] && [ \$(sed -n 2p '$work/dq') -gt 0 ]"
+stat0=$(x -- cat /sys/block/vdb/stat)
+x -- /tmp/fsstress /mnt/s $secs $seed >"$work/stress" 2>&1; rc=$?
+sed 's/^/# guest: /' "$work/stress"
+check "fsstress: $secs s of 2 writers + 1 reader, then verify: no mismatch (rc=$rc)" \
+	bash -c "[ $rc = 0 ] && grep -q '^fsstress: OK' '$work/stress'"
+stat1=$(x -- cat /sys/block/vdb/stat)
+# /sys/block/vdb/stat: field 1 reads, 5 writes, 12 discards (I/Os completed)
+set -- $stat0; r0=$1 w0=$5 d0=${12:-0}
+set -- $stat1; r1=$1 w1=$5 d1=${12:-0}
+echo "# vdb requests during the stress: $((r1 - r0)) reads, $((w1 - w0)) writes, $((d1 - d0)) discards"
+check "the stress run sent DISCARD requests ($((d1 - d0)))" [ $((d1 - d0)) -gt 0 ]
+x -- umount /mnt; rc1=$?
+x -- mount -o discard /dev/vdb /mnt; rc2=$?
+x -- /tmp/fsstress verify /mnt/s >"$work/verify" 2>&1; rc=$?
+sed 's/^/# guest: /' "$work/verify"
+check "after umount + mount: every file verifies again (rc=$rc1/$rc2/$rc)" \
+	bash -c "[ $rc1$rc2$rc = 000 ] && grep -q '^fsstress: OK' '$work/verify'"
+x -- umount /mnt; rc=$?
+check "scratch disk unmounts (rc=$rc)" [ $rc = 0 ]
+
 check "kernel.log holds the guest console (agentd's lines)" grep -q "agentd: ready" "$state/tb/kernel.log"
 t0=$(date +%s.%N)
 "$msbvm" stop --state-dir "$state" tb; rc=$?
@@ -172,6 +218,15 @@ check "ls no longer lists the VM" bash -c "! '$msbvm' ls --state-dir '$state' | 
 "$msbvm" exec --state-dir "$state" tb -- true 2>"$work/e"; rc=$?
 check "exec into a stopped VM: exit 2 + 'no running VM'" \
 	bash -c "[ $rc = 2 ] && grep -q \"no running VM named 'tb'\" '$work/e'"
+fsck_clean "$work/root.ext4" "root after boot B"
+fsck_clean "$work/stress.ext4" "scratch disk after the stress run"
+mkdir "$work/dump"
+debugfs -R "rdump /s $work/dump" "$work/stress.ext4" >"$work/rdump" 2>&1
+"$fsstress" verify "$work/dump/s" >"$work/hostverify" 2>&1; rc=$?
+sed 's/^/# host: /' "$work/hostverify"
+check "the stress files copied out of the image (debugfs rdump) verify on the host (rc=$rc)" \
+	bash -c "[ $rc = 0 ] && grep -q '^fsstress: OK' '$work/hostverify'"
+echo "# scratch image: $(du -k "$work/stress.ext4" | cut -f1) KiB allocated of 131072 (discards punch holes)"
 
 if [ $fails = 0 ]; then
 	echo "agent integration: all passed"

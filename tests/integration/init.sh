@@ -17,6 +17,9 @@ shutdown_ms() { sed -n 's/.*guest stopped \([0-9]*\) ms after the SHUTDOWN.*/\1/
 bb=$(tools/mkrootfs-init.sh busybox) && noinit=$(tools/mkrootfs-init.sh noinit) ||
 	{ echo "Bail out! images"; exit 1; }
 cp --sparse=always "$bb" "$work/bb.ext4"
+# a copy: the boots below mount it, and the cached image is shared
+cp --sparse=always "$noinit" "$work/noinit.ext4"
+noinit=$work/noinit.ext4
 
 echo "# 1: busybox /sbin/init as PID 1 (run -d, then one process per exec:"
 echo "#    see docs/nested-kvm.md for why these checks avoid shell pipelines)"
@@ -47,6 +50,7 @@ t0=$(date +%s.%N)
 "$msbvm" stop --state-dir "$state" bb; rc=$?
 echo "# busybox init: msbvm stop took $(secs "$t0") s (SHUTDOWN -> init -> VMM exit)"
 check "stop through busybox init (rc=$rc)" [ $rc = 0 -a ! -e "$state/bb" ]
+fsck_clean "$work/bb.ext4" "busybox-init root after stop"
 
 echo "# 2: no init in the image"
 "$msbvm" run --state-dir "$state" --rootfs "$noinit" --init auto -- true \
@@ -67,6 +71,8 @@ check "--init /no/such: non-zero exit naming the path and reason (rc=$rc)" \
 check "--init on a non-executable file names the reason" grep -q "init /etc/passwd: not executable" "$work/4.err"
 "$msbvm" run --state-dir "$state" --rootfs "$noinit" --init relative -- true 2>"$work/5.err"
 check "--init relative: refused by the CLI (exit 2)" grep -q "use auto or an absolute path" "$work/5.err"
+# the three boots above mounted the image before failing
+fsck_clean "$noinit" "no-init root after three failed boots"
 
 if [ "${MSBVM_TEST_SYSTEMD:-0}" = 1 ]; then
 	echo "# 3: Debian 12 + systemd (slow where the guest kernel is emulated)"
@@ -97,6 +103,7 @@ if [ "${MSBVM_TEST_SYSTEMD:-0}" = 1 ]; then
 	ms=$(shutdown_ms "$work/sd.err")
 	echo "# systemd shutdown: ${ms:-?} ms from SHUTDOWN to VM stop"
 	check "shutdown through systemd stops the VM (${ms:-?} ms)" [ -n "$ms" ]
+	fsck_clean "$work/sd.ext4" "Debian/systemd root after shutdown"
 fi
 
 if [ $fails = 0 ]; then
