@@ -236,6 +236,6 @@ deps:
 	tools/install-deps.sh
 
 clean:
-	rm -rf build/release build/debug build/asan build/static build/fuzz build/pic build/tsan build/msbvm build/*.cpio
+	rm -rf build/release build/debug build/asan build/static build/fuzz build/pic build/tsan build/guest build/msbvm build/*.cpio
 
 -include $(shell find build -name '*.d' 2>/dev/null)

@@ -56,7 +56,7 @@ one() {
 			-device virtio-blk-device,drive=d0 \
 			-drive "file=$img,if=none,id=d1,format=raw,discard=unmap" \
 			-device virtio-blk-device,drive=d1 \
-			-append "$cmd root=/dev/vdb scratch=/dev/vda" </dev/null >"$log" 2>&1 ) &
+			-append "$cmd root=/dev/vda scratch=/dev/vdb" </dev/null >"$log" 2>&1 ) &
 		local pid=$!
 		for _ in $(seq 1800); do
 			grep -aq INTEGRITY-DONE "$log" && break
@@ -70,6 +70,7 @@ one() {
 	done_line=$(grep -a INTEGRITY-DONE "$log" | tail -1)
 	fsck=$(e2fsck -fn "$img" 2>&1); local frc=$?
 	if [ -z "$done_line" ]; then
+		cp "$log" "$top/build/integrity-$vmm-failed-$(date +%s).log" 2>/dev/null
 		echo "FAILED no marker: $(tail -c 300 "$log" | tr '\n' ' ')"
 	elif [ $frc != 0 ] || ! echo "$done_line" | grep -q 'stress=0 verify=0'; then
 		echo "CORRUPT $done_line; e2fsck rc=$frc: $(echo "$fsck" | grep -v '^Pass\|^e2fsck\|clean' | head -5 | tr '\n' ' ')"

@@ -10,7 +10,7 @@ bb=/bin/busybox
 $bb mount -t proc proc /proc
 $bb mount -t devtmpfs dev /dev 2>/dev/null
 secs=$($bb sed -n 's/.*stress=\([0-9]*\).*/\1/p' /proc/cmdline)
-# QEMU's microvm numbers its virtio-mmio slots the other way round
+
 dev=$($bb sed -n 's/.*scratch=\([a-z/]*\).*/\1/p' /proc/cmdline)
 $bb mkdir -p /mnt
 if $bb mount -t ext4 -o discard ${dev:-/dev/vdb} /mnt; then
