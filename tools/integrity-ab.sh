@@ -41,10 +41,13 @@ nested=$("$msbvm" run -v --no-agent --rootfs /dev/null 2>&1 | sed -n "s/.*adding
 
 # one run: VMM name; prints "OK|CORRUPT|FAILED detail"
 one() {
-	local vmm=$1 img=$work/scratch-$1.img log=$work/log-$1
+	local vmm=$1 img=$work/scratch-$1.img log=$work/log-$1 root=$work/root-$1.ext4
 	cp --sparse=always "$work/pristine.img" "$img"
+	# a fresh root each run: msbvm mounts --rootfs read-write and the
+	# guest's `reboot -f` leaves its journal to replay
+	cp --sparse=always "$work/root.ext4" "$root"
 	if [ "$vmm" = msbvm ]; then
-		timeout 900 "$msbvm" run --no-agent --kernel "$kernel" --rootfs "$work/root.ext4" \
+		timeout 900 "$msbvm" run --no-agent --kernel "$kernel" --rootfs "$root" \
 			--disk "$img" --cmdline "$cmd root=/dev/vda scratch=/dev/vdb" --nested-workarounds off --memory 256 </dev/null >"$log" 2>&1
 	else
 		# microvm has no i8042: a guest reboot does not end QEMU, so
@@ -52,7 +55,7 @@ one() {
 		( timeout 900 qemu-system-x86_64 -M microvm,acpi=off -enable-kvm \
 			-cpu host,-arch-capabilities -m 256 -nodefaults -no-user-config \
 			-nographic -serial stdio -no-reboot -kernel "$kernel" \
-			-drive "file=$work/root.ext4,if=none,id=d0,format=raw,readonly=on" \
+			-drive "file=$root,if=none,id=d0,format=raw" \
 			-device virtio-blk-device,drive=d0 \
 			-drive "file=$img,if=none,id=d1,format=raw,discard=unmap" \
 			-device virtio-blk-device,drive=d1 \
