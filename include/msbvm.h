@@ -50,11 +50,12 @@ msbvm_config *msbvm_config_new(void); /* NULL: out of memory */
 void msbvm_config_free(msbvm_config *c);
 const char *msbvm_config_errmsg(const msbvm_config *c);
 
-/* Guest kernel: ELF vmlinux or bzImage. Default: $MSBVM_KERNEL. */
+/* Guest kernel: ELF vmlinux or bzImage (required; `make install` puts
+ * msbvm's in PREFIX/share/msbvm/vmlinux). */
 int msbvm_config_set_kernel(msbvm_config *c, const char *path);
-/* Agent mode (the default): the agent initramfs (default
- * $MSBVM_AGENT_INITRD). Without the agent, set_initrd() boots that
- * initramfs's own /init and set_agent(c, false) the root disk's init. */
+/* Agent mode (the default): the agent initramfs (required in agent mode;
+ * PREFIX/share/msbvm/agentd.cpio). Without the agent (set_agent false),
+ * set_initrd() boots that initramfs's own /init, else the root disk's. */
 int msbvm_config_set_agent_initrd(msbvm_config *c, const char *path);
 int msbvm_config_set_agent(msbvm_config *c, bool on);
 int msbvm_config_set_initrd(msbvm_config *c, const char *path);
