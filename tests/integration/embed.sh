@@ -35,8 +35,9 @@ export MSBVM_KERNEL=$prefix/share/msbvm/vmlinux
 export MSBVM_AGENT_INITRD=$prefix/share/msbvm/agentd.cpio
 export MSBVM_STATE_DIR=$state
 root=$work/root.ext4
-cp build/demo-root.ext4 "$root"
-cp build/demo-root.ext4 "$work/root2.ext4"
+tools/mkrootfs.sh "$root" tests/integration/init-smoke.sh 64 >/dev/null &&
+	cp --sparse=always "$root" "$work/root2.ext4"
+check "two busybox root images built" [ -s "$root" -a -s "$work/root2.ext4" ]
 echo "# two VMs in one process, each on its own root image"
 "$work/embed" "$root" "$work/root2.ext4" >"$work/out" 2>"$work/err"
 rc=$?
