@@ -99,7 +99,8 @@ static int sbx_state(struct msbvm *vm, const char *name)
 	return sbx_ready_listener(vm);
 }
 
-/* Resources in the order they are released by sbx_release. */
+/* Takes the VM's resources: state, console, machine. sbx_release gives
+ * back whatever part of them was taken, on failure too. */
 static int sbx_build(struct msbvm *vm)
 {
 	struct msbvm_config *c = vm->cfg;
@@ -156,6 +157,8 @@ static void sbx_release(struct msbvm *vm, bool keep_state)
 	vm->console_fd = vm->ready_fd = -1;
 	if (vm->have_state && !keep_state)
 		state_remove(&vm->st);
+	else if (vm->have_state)
+		state_close(&vm->st); /* stale now: `ls` says so, `stop` clears it */
 	vm->have_state = false;
 }
 
@@ -246,8 +249,11 @@ static int sbx_read_ready(struct msbvm *vm, int fd)
 	long long v;
 	int r = -1;
 
-	if (!cl || pconn_init(&cl->pc, fd) < 0) {
+	if (!cl) {
 		close(fd);
+		return -ENOMEM;
+	}
+	if (pconn_init(&cl->pc, fd) < 0) { /* it closed fd */
 		ctl_free(cl);
 		return -ENOMEM;
 	}
@@ -419,8 +425,6 @@ static void sbx_destroy(msbvm *vm, bool keep_log)
 	old = log_bind(&vm->log);
 	if (vm->owner) {
 		sbx_release(vm, keep_log);
-		if (keep_log && vm->have_state)
-			state_close(&vm->st);
 	} else {
 		client_close(vm);
 	}
