@@ -48,7 +48,7 @@ int msbvm_api_version(void);
 
 msbvm_config *msbvm_config_new(void); /* NULL: out of memory */
 void msbvm_config_free(msbvm_config *c);
-const char *msbvm_config_errmsg(const msbvm_config *c);
+const char *msbvm_config_errmsg(const msbvm_config *c); /* "" if none */
 
 /* Guest kernel: ELF vmlinux or bzImage (required; `make install` puts
  * msbvm's in PREFIX/share/msbvm/vmlinux). */
@@ -137,6 +137,9 @@ void msbvm_destroy(msbvm *vm);
 /* Like destroy, but keeps STATE/NAME/kernel.log (a VM that failed). */
 void msbvm_destroy_keep_log(msbvm *vm);
 
+/* The one-line message of the last failure on this handle ("" if none).
+ * msbvm_exec sets it on every call: "" when the status is the command's
+ * own, the agent's reason for 125/126/127 when it refused to run it. */
 const char *msbvm_errmsg(const msbvm *vm);
 const char *msbvm_name(const msbvm *vm);
 const char *msbvm_state_path(const msbvm *vm); /* STATE/NAME */

@@ -107,7 +107,7 @@ static int cmds_exec(int argc, char **argv)
 		.signal_fd = cmds_sig_pipe[0],
 	};
 	rc = msbvm_exec(vm, &e);
-	if (rc < 0 || (rc >= 125 && rc <= 127 && strcmp(msbvm_errmsg(vm), "no error")))
+	if (rc < 0 || (rc >= 125 && rc <= 127 && *msbvm_errmsg(vm)))
 		fprintf(stderr, "msbvm: %s\n", msbvm_errmsg(vm));
 	msbvm_destroy(vm);
 	return rc < 0 ? 2 : rc;

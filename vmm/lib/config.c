@@ -35,7 +35,7 @@ static int cfg_bad(struct msbvm_config *c, int e, const char *msg, const char *v
 
 const char *msbvm_config_errmsg(const msbvm_config *c)
 {
-	return c && c->err[0] ? c->err : "no error";
+	return c ? c->err : "";
 }
 
 msbvm_config *msbvm_config_new(void)

@@ -47,7 +47,7 @@ int lib_failf(struct msbvm *vm, int rc, const char *fmt, ...)
 
 const char *msbvm_errmsg(const msbvm *vm)
 {
-	return vm && vm->err[0] ? vm->err : "no error";
+	return vm ? vm->err : "";
 }
 
 const char *msbvm_name(const msbvm *vm)
