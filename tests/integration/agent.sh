@@ -64,6 +64,9 @@ for want in 0 1 42; do
 	x -- sh -c "exit $want"; rc=$?
 	check "exec exit code $want (got $rc)" [ $rc = $want ]
 done
+x -- sh -c 'exit 127' 2>"$work/e127"; rc=$?
+check "a command's own exit 127 passes through with no message (rc=$rc)" \
+	bash -c "[ $rc = 127 ] && [ ! -s '$work/e127' ]"
 x -- sh -c 'kill -9 $$'; rc=$?
 check "exec killed by SIGKILL -> 137 (got $rc)" [ $rc = 137 ]
 x -- sh -c 'echo out; echo err >&2' >"$work/o" 2>"$work/e"
