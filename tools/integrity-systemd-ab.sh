@@ -21,7 +21,7 @@ cat >"$work/integrity.service" <<'UNIT'
 Description=integrity run: report the boot's outcome, then power off
 [Service]
 Type=simple
-ExecStart=/bin/sh -c 'systemctl is-system-running --wait >/dev/null 2>&1; echo "SYSTEMD-DONE $(systemctl is-system-running)" >/dev/console; systemctl --failed --no-legend >/dev/console; systemctl poweroff'
+ExecStart=/bin/sh -c 'timeout 900 systemctl is-system-running --wait >/dev/null 2>&1; echo "SYSTEMD-DONE $(systemctl is-system-running)" >/dev/console; systemctl --failed --no-legend >/dev/console; timeout 300 systemctl poweroff || { echo "SYSTEMD-POWEROFF-FAILED" >/dev/console; sync; mount -o remount,ro /; poweroff -f; }'
 [Install]
 WantedBy=multi-user.target
 UNIT
@@ -39,10 +39,10 @@ boot() { # VMM RUN -> result line
 	cp --sparse=always "$work/pristine.ext4" "$root"
 	local t0=$(date +%s)
 	if [ $v = msbvm ]; then
-		timeout 1200 "$msbvm" run --no-agent --kernel "$kernel" --rootfs "$root" \
+		timeout 1800 "$msbvm" run --no-agent --kernel "$kernel" --rootfs "$root" \
 			--memory 1024 --nested-workarounds off --cmdline "$cmd" </dev/null >"$log" 2>&1
 	else
-		( timeout 1200 qemu-system-x86_64 -M microvm,acpi=off -enable-kvm \
+		( timeout 1800 qemu-system-x86_64 -M microvm,acpi=off -enable-kvm \
 			-cpu host,-arch-capabilities -m 1024 -nodefaults -no-user-config \
 			-nographic -serial stdio -no-reboot -kernel "$kernel" \
 			-drive "file=$root,if=none,id=d0,format=raw,discard=unmap" \
