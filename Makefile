@@ -109,7 +109,7 @@ build/asan/libagentd.a: $(AGENT_LIB_SRCS:%.c=build/asan/%.o)
 	ar rcs $@ $^
 
 TEST_LIBS := build/asan/libcli.a build/asan/libagentd.a build/asan/libmsbvm.a
-build/asan/tests/%: tests/unit/%.c tests/unit/check.h $(TEST_LIBS)
+build/asan/tests/%: tests/unit/%.c tests/unit/check.h tests/unit/vdrv.h $(TEST_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ASAN_CFLAGS) -o $@ $< $(TEST_LIBS) -pthread \
 		-fsanitize=address,undefined
@@ -140,7 +140,7 @@ build/tsan/libagentd.a: $(AGENT_LIB_SRCS:%.c=build/tsan/%.o)
 	ar rcs $@ $^
 
 TSAN_LIBS := build/tsan/libcli.a build/tsan/libagentd.a build/tsan/libmsbvm.a
-build/tsan/tests/%: tests/unit/%.c tests/unit/check.h $(TSAN_LIBS)
+build/tsan/tests/%: tests/unit/%.c tests/unit/check.h tests/unit/vdrv.h $(TSAN_LIBS)
 	@mkdir -p $(dir $@)
 	$(TSAN_CC) $(TSAN_CFLAGS) -o $@ $< $(TSAN_LIBS) -pthread -fsanitize=thread
 

@@ -27,6 +27,7 @@
  *     vm->error is the winner's message when vm_fail won, empty otherwise.
  */
 #include "check.h"
+#include "vdrv.h"
 #include "virtio/mmio.h"
 #include "virtio/vsock.h"
 #include "vmm/core/err.h"
@@ -52,7 +53,7 @@
 
 #define RAM_SIZE (1u << 20)
 #define QSZ 32
-#define QBASE(q) (0x10000u * ((q) + 1))
+#define QBASE(q) VDRV_QBASE(q)
 #define RXBUF(i) (0x40000u + 0x1100u * (i))
 #define RXLEN 0x1100u
 #define TXBUF(i) (0x80000u + 0x100u * (i))
@@ -225,20 +226,7 @@ static void drv_init(void)
 	drv.n_tx_free = 0;
 	for (unsigned i = 0; i < QSZ; i++)
 		drv.tx_free[drv.n_tx_free++] = (uint16_t)(QSZ - 1 - i);
-	wr(VIRTIO_MMIO_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
-	wr(VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
-	wr(VIRTIO_MMIO_DRIVER_FEATURES, 1); /* VERSION_1 */
-	wr(VIRTIO_MMIO_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
-			       VIRTIO_CONFIG_S_FEATURES_OK);
-	for (unsigned q = 0; q < 3; q++) {
-		wr(VIRTIO_MMIO_QUEUE_SEL, q);
-		wr(VIRTIO_MMIO_QUEUE_NUM, QSZ);
-		wr(VIRTIO_MMIO_QUEUE_DESC_LOW, QBASE(q));
-		wr(VIRTIO_MMIO_QUEUE_AVAIL_LOW, QBASE(q) + 0x1000);
-		wr(VIRTIO_MMIO_QUEUE_USED_LOW, QBASE(q) + 0x2000);
-		wr(VIRTIO_MMIO_QUEUE_READY, 1);
-	}
-	wr(VIRTIO_MMIO_STATUS, rd(VIRTIO_MMIO_STATUS) | VIRTIO_CONFIG_S_DRIVER_OK);
+	vdrv_bringup(&t, 3, QSZ);
 	CHECK(rd(VIRTIO_MMIO_STATUS) == (VIRTIO_CONFIG_S_ACKNOWLEDGE |
 					 VIRTIO_CONFIG_S_DRIVER |
 					 VIRTIO_CONFIG_S_FEATURES_OK |

@@ -6,6 +6,7 @@
  * read-only rx buffer, bad or trickling CONNECT lines, too many host
  * connections, and host-side failures (accept out of fds, epoll_ctl). */
 #include "check.h"
+#include "vdrv.h"
 #include "virtio/mmio.h"
 #include "virtio/vsock.h"
 #include "vmm/core/err.h"
@@ -24,7 +25,7 @@
 
 #define RAM_SIZE (1u << 20)
 #define QSZ 16
-#define QBASE(q) (0x10000u * ((q) + 1))
+#define QBASE(q) VDRV_QBASE(q)
 #define RXBUF(i) (0x80000u + 0x1200u * (i))
 #define RXLEN 0x1100u
 #define TXBUF 0xc0000u
@@ -77,20 +78,7 @@ static void drv_init(void)
 	memset(avail, 0, sizeof(avail));
 	memset(seen_used, 0, sizeof(seen_used));
 	wr(VIRTIO_MMIO_STATUS, 0);
-	wr(VIRTIO_MMIO_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
-	wr(VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
-	wr(VIRTIO_MMIO_DRIVER_FEATURES, 1); /* VERSION_1 */
-	wr(VIRTIO_MMIO_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
-			       VIRTIO_CONFIG_S_FEATURES_OK);
-	for (unsigned q = 0; q < 3; q++) {
-		wr(VIRTIO_MMIO_QUEUE_SEL, q);
-		wr(VIRTIO_MMIO_QUEUE_NUM, QSZ);
-		wr(VIRTIO_MMIO_QUEUE_DESC_LOW, QBASE(q));
-		wr(VIRTIO_MMIO_QUEUE_AVAIL_LOW, QBASE(q) + 0x1000);
-		wr(VIRTIO_MMIO_QUEUE_USED_LOW, QBASE(q) + 0x2000);
-		wr(VIRTIO_MMIO_QUEUE_READY, 1);
-	}
-	wr(VIRTIO_MMIO_STATUS, rd(VIRTIO_MMIO_STATUS) | VIRTIO_CONFIG_S_DRIVER_OK);
+	vdrv_bringup(&t, 3, QSZ);
 	for (unsigned i = 0; i < QSZ; i++) {
 		set_desc(0, i, RXBUF(i), RXLEN, VRING_DESC_F_WRITE);
 		add_avail(0, (uint16_t)i);
