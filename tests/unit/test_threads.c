@@ -150,18 +150,9 @@ static void sink_fn(void *opaque, const char *line)
 		atomic_fetch_add(&sink_bad_connect, 1);
 }
 
-static uint32_t rd(uint64_t off)
-{
-	uint32_t x;
-
-	vmmio_io(&t, off, (uint8_t *)&x, 4, false);
-	return x;
-}
-
-static void wr(uint64_t off, uint32_t x)
-{
-	vmmio_io(&t, off, (uint8_t *)&x, 4, true);
-}
+/* the transport's registers, through this test's one device */
+static uint32_t rd(uint64_t off) { return vdrv_rd(&t, off); }
+static void wr(uint64_t off, uint32_t x) { vdrv_wr(&t, off, x); }
 
 /* Both ways a guest notifies: the trapped register and an ioeventfd
  * (the I/O thread calls vmmio_kick). */
