@@ -19,6 +19,11 @@ CFLAGS += $(CFLAGS_COMMON) $(CFLAGS_$(BUILD))
 SAN_LDFLAGS_asan := -fsanitize=address,undefined
 SAN_LDFLAGS_static := -static
 LDFLAGS += -pthread $(SAN_LDFLAGS_$(BUILD))
+# The library's own dependencies (README "Dependencies"): libfdt builds
+# agentd's boot configuration, libarchive wraps it into a cpio archive.
+LIB_LDLIBS := -lfdt -larchive
+LIB_LDLIBS_static := -lfdt $(shell pkg-config --static --libs libarchive 2>/dev/null)
+LDLIBS_LIB := $(or $(LIB_LDLIBS_$(BUILD)),$(LIB_LDLIBS))
 
 # Layers, lowest first (README "Architecture"); every .c in a layer's
 # folder is part of the library, so a new device needs no Makefile edit.
@@ -44,7 +49,17 @@ build/msbvm: $(O)/msbvm
 # The command is a client of the library: it links libmsbvm.a and sees
 # only include/msbvm.h (tools/check-layers.sh).
 $(O)/msbvm: $(MAIN_SRCS:%.c=$(O)/%.o) $(O)/libmsbvm.a
-	$(CC) $(LDFLAGS) -o $@ $^
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_LIB)
+
+# The same command with the test hooks (#ifdef MSBVM_TEST_HOOKS) compiled
+# in: only tests run it (e.g. a corrupt boot configuration for agentd).
+HOOK_SRCS := vmm/lib/bootcfg.c
+build/hooks/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DMSBVM_TEST_HOOKS -c -o $@ $<
+build/hooks/msbvm: $(MAIN_SRCS:%.c=$(O)/%.o) $(HOOK_SRCS:%.c=build/hooks/%.o) \
+		$(filter-out $(HOOK_SRCS:%.c=$(O)/%.o),$(VMM_OBJS))
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_LIB)
 
 $(O)/libmsbvm.a: $(VMM_OBJS)
 	@rm -f $@
@@ -59,7 +74,8 @@ $(PIC)/%.o: %.c
 
 $(PIC)/libmsbvm.so.$(VERSION): $(VMM_SRCS:%.c=$(PIC)/%.o) vmm/lib/libmsbvm.map
 	$(CC) -shared -pthread -Wl,-soname,$(SONAME) \
-		-Wl,--version-script=vmm/lib/libmsbvm.map -o $@ $(filter %.o,$^)
+		-Wl,--version-script=vmm/lib/libmsbvm.map -o $@ $(filter %.o,$^) \
+		$(LIB_LDLIBS)
 
 lib: $(O)/libmsbvm.a $(PIC)/libmsbvm.so.$(VERSION)
 
@@ -112,7 +128,7 @@ TEST_LIBS := build/asan/libcli.a build/asan/libagentd.a build/asan/libmsbvm.a
 build/asan/tests/%: tests/unit/%.c tests/unit/check.h tests/unit/vdrv.h $(TEST_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ASAN_CFLAGS) -o $@ $< $(TEST_LIBS) -pthread \
-		-fsanitize=address,undefined
+		-fsanitize=address,undefined $(LIB_LDLIBS)
 
 unit: $(UNIT_BINS)
 	@tools/check-layers.sh
@@ -142,7 +158,8 @@ build/tsan/libagentd.a: $(AGENT_LIB_SRCS:%.c=build/tsan/%.o)
 TSAN_LIBS := build/tsan/libcli.a build/tsan/libagentd.a build/tsan/libmsbvm.a
 build/tsan/tests/%: tests/unit/%.c tests/unit/check.h tests/unit/vdrv.h $(TSAN_LIBS)
 	@mkdir -p $(dir $@)
-	$(TSAN_CC) $(TSAN_CFLAGS) -o $@ $< $(TSAN_LIBS) -pthread -fsanitize=thread
+	$(TSAN_CC) $(TSAN_CFLAGS) -o $@ $< $(TSAN_LIBS) -pthread -fsanitize=thread \
+		$(LIB_LDLIBS)
 
 tsan: $(TSAN_BINS)
 	@for t in $(TSAN_BINS); do echo "== $$t (tsan)"; \
@@ -153,7 +170,7 @@ tsan: $(TSAN_BINS)
 # build/fuzz/fuzz_virtq_blk -max_total_time=60
 FUZZ_SRCS := vmm/core/err.c vmm/core/mem.c virtio/virtq.c virtio/mmio.c virtio/blk.c \
 	virtio/vsock.c virtio/vsock_conn.c
-fuzz: build/fuzz/fuzz_virtq_blk build/fuzz/fuzz_proto
+fuzz: build/fuzz/fuzz_virtq_blk build/fuzz/fuzz_proto build/fuzz/fuzz_bootcfg
 
 build/fuzz/fuzz_virtq_blk: tests/fuzz/fuzz_virtq_blk.c $(FUZZ_SRCS)
 	@mkdir -p $(dir $@)
@@ -165,6 +182,12 @@ build/fuzz/fuzz_proto: tests/fuzz/fuzz_proto.c proto/proto.c
 	clang -std=c11 -D_GNU_SOURCE -I. -g -O1 -Wall -Wextra -Werror \
 		-fsanitize=fuzzer,address,undefined -o $@ $^
 
+# agentd's boot configuration parser, the same source the guest runs
+build/fuzz/fuzz_bootcfg: tests/fuzz/fuzz_bootcfg.c agentd/config.c
+	@mkdir -p $(dir $@)
+	clang -std=c11 -D_GNU_SOURCE -I. -g -O1 -Wall -Wextra -Werror \
+		-fsanitize=fuzzer,address,undefined -o $@ $^ -lfdt
+
 kernel:
 	tools/build-kernel.sh
 
@@ -172,24 +195,28 @@ kernel:
 # unpacks in a blink even where the guest kernel is emulated. musl-gcc
 # does not see the kernel UAPI headers; they are linked into build/musl-inc.
 AGENT_SRCS := agentd/main.c agentd/serve.c agentd/exec.c agentd/files.c \
-	agentd/init.c proto/proto.c
+	agentd/init.c agentd/config.c proto/proto.c
 AGENT_OBJS := $(AGENT_SRCS:%.c=build/musl/%.o)
 MUSL_INC := build/musl-inc
 agentd: build/agentd.cpio
 
-$(MUSL_INC)/.stamp:
+$(MUSL_INC)/.stamp: Makefile
 	@mkdir -p $(MUSL_INC)
 	ln -sfn /usr/include/linux $(MUSL_INC)/linux
 	ln -sfn /usr/include/asm-generic $(MUSL_INC)/asm-generic
 	ln -sfn /usr/include/$$(gcc -print-multiarch)/asm $(MUSL_INC)/asm
+	for h in fdt.h libfdt.h libfdt_env.h; do ln -sfn /usr/include/$$h $(MUSL_INC)/$$h; done
 	@touch $@
 
 build/musl/%.o: %.c $(MUSL_INC)/.stamp
 	@mkdir -p $(dir $@)
 	musl-gcc $(CFLAGS_COMMON) -Os -isystem $(MUSL_INC) -c -o $@ $<
 
+# libfdt: Debian's static libfdt.a links under musl as it is (it needs
+# only string functions and __stack_chk_fail, which musl has).
+LIBFDT_A := /usr/lib/$(shell gcc -print-multiarch)/libfdt.a
 build/musl/agentd.elf: $(AGENT_OBJS)
-	musl-gcc -static -s -o $@ $^
+	musl-gcc -static -s -o $@ $^ $(LIBFDT_A)
 
 build/agentd.cpio: build/musl/agentd.elf tools/mkagent-initramfs.sh
 	tools/mkagent-initramfs.sh $@ build/musl/agentd.elf

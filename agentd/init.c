@@ -1,10 +1,9 @@
 /* PID 1 handoff (--init): after the boot-time setup, agentd checks the
  * requested init, forks while still single-threaded and before opening any
  * channel, and the parent (PID 1) execs the init; the child carries on as
- * the agent under it. Kernel command line (written by msbvm, values
- * percent-encoded so any byte survives):
- *   msb.init=auto|PATH  msb.init_arg=ARG (repeatable)  msb.init_env=K=V (repeatable)
- * `auto` probes INIT_AUTO_PATHS in order. A missing init fails the boot
+ * the agent under it. What to run comes from the boot configuration's
+ * /msbvm/init node (docs/boot-config.md): path ("auto" or absolute), args,
+ * env. `auto` probes INIT_AUTO_PATHS in order. A missing init fails the boot
  * with every path tried in kernel.log: no silent fallback. */
 #include "init.h"
 #include "agentd.h"
@@ -25,56 +24,6 @@ extern char **environ;
 static const char *const init_auto_paths[] = {
 	"/sbin/init", "/lib/systemd/systemd", "/usr/lib/systemd/systemd",
 };
-
-static int init_hex(char c)
-{
-	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 :
-	       c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
-/* In place; false on a malformed escape. */
-bool init_unescape(char *s)
-{
-	char *o = s;
-
-	for (; *s; s++) {
-		if (*s != '%') {
-			*o++ = *s;
-			continue;
-		}
-		int h = init_hex(s[1]), l = h < 0 ? -1 : init_hex(s[2]);
-		if (h < 0 || l < 0 || (h == 0 && l == 0))
-			return false;
-		*o++ = (char)(h << 4 | l);
-		s += 2;
-	}
-	*o = '\0';
-	return true;
-}
-
-bool init_parse(char *cmdline, struct init_cfg *c)
-{
-	memset(c, 0, sizeof(*c));
-	for (char *w = strtok(cmdline, " \n"); w; w = strtok(NULL, " \n")) {
-		char *v = strchr(w, '=');
-
-		if (!v || strncmp(w, "msb.init", 8))
-			continue;
-		*v++ = '\0';
-		if (!init_unescape(v))
-			return false;
-		if (!strcmp(w, "msb.init")) {
-			c->want = true;
-			c->spec = v;
-		} else if (!strcmp(w, "msb.init_arg") && c->argc < INIT_MAX_ARGS) {
-			c->args[c->argc++] = v;
-		} else if (!strcmp(w, "msb.init_env") && c->envc < INIT_MAX_ARGS &&
-			   strchr(v, '=') && *v != '=') {
-			c->env[c->envc++] = v;
-		}
-	}
-	return true;
-}
 
 /* exists, regular file (after symlinks), executable */
 static bool init_check(const char *path, char *why, size_t len)

@@ -5,14 +5,16 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define INIT_MAX_ARGS 32
-#define INIT_MAX_ENV 256
+#include "proto/bootcfg.h"
+
+#define INIT_MAX_ARGS BCFG_MAX_LIST  /* args, and env entries */
+#define INIT_MAX_ENV 256             /* inherited from the kernel */
 #define INIT_AGENT_LOG "/run/msbvm/agentd.log"
 #define INIT_POWEROFF_GRACE_MS 10000
 
 struct init_cfg {
 	bool want;
-	char *spec;                  /* "auto" or a path */
+	char *spec;                  /* "auto" or an absolute path */
 	char path[256];              /* resolved */
 	char *args[INIT_MAX_ARGS];
 	unsigned argc;
@@ -20,11 +22,7 @@ struct init_cfg {
 	unsigned envc;
 };
 
-/* Percent-decoding in place (msbvm encodes every byte outside a safe set);
- * false on a malformed escape, and on %00, which would cut the value. */
-bool init_unescape(char *s);
-/* msb.init* from a writable copy of the command line; false if malformed. */
-bool init_parse(char *cmdline, struct init_cfg *c);
+/* Filled from the boot configuration by agentd/config.c. */
 /* Resolves and checks the init; false with err listing what was tried. */
 bool init_preflight(struct init_cfg *c, char *err, size_t len);
 /* Forks: the parent execs the init (never returns); the child returns as

@@ -1,12 +1,13 @@
 /* agentd boot: mounts, root switch, hostname, loopback, then the server.
- * Settings come from the kernel command line (msbvm writes them):
- *   msb.root=DEV        root disk to mount and switch into (none: stay)
- *   msb.rootfstype=T    default ext4
- *   msb.ro=1            mount the root read-only
- *   msb.hostname=NAME   default "msbvm"
+ * Settings come from the boot configuration msbvm puts into the
+ * initramfs (BCFG_PATH, docs/boot-config.md): root device, file system
+ * and read-only flag, hostname, init handoff. agentd reads it once and
+ * deletes it before anything else runs, so no guest process sees it (and
+ * after a root switch the initramfs is out of reach anyway).
  * A failure before serving is fatal for the VM: agentd prints why on the
  * console (the host's kernel.log) and powers the guest off. */
 #include "agentd.h"
+#include "config.h"
 #include "init.h"
 
 #include <errno.h>
@@ -56,26 +57,6 @@ void agent_fatal(const char *what)
 	sync();
 	reboot(RB_POWER_OFF);
 	_exit(1);
-}
-
-/* Value of "key=" on the kernel command line, into buf; false if absent. */
-static bool agent_param(const char *cmdline, const char *key, char *buf,
-			size_t len)
-{
-	size_t kl = strlen(key);
-
-	for (const char *p = cmdline; (p = strstr(p, key)); p += kl) {
-		if ((p != cmdline && p[-1] != ' ') || p[kl] != '=')
-			continue;
-		const char *v = p + kl + 1;
-		size_t n = strcspn(v, " \n");
-		if (n >= len)
-			return false;
-		memcpy(buf, v, n);
-		buf[n] = '\0';
-		return true;
-	}
-	return false;
 }
 
 static void agent_mount(const char *src, const char *dst, const char *type,
@@ -129,27 +110,63 @@ static void agent_loopback(void)
 		close(fd);
 }
 
-static char agent_cmdline[4096];
-
-static void agent_setup(struct agent *a)
+static int64_t agent_now_us(void)
 {
-	char *cmdline = agent_cmdline, root[128], type[32] = "ext4", ro[8] = "0",
-	     host[65] = "msbvm";
-	int fd;
+	struct timespec t;
 
+	clock_gettime(CLOCK_BOOTTIME, &t);
+	return (int64_t)t.tv_sec * 1000000 + t.tv_nsec / 1000;
+}
+
+/* BCFG_PATH into a buffer that lives as long as agentd (the parsed
+ * strings point into it), then the file is deleted. The buffer is static
+ * (BSS: only the pages read into become resident): agentd's first malloc
+ * cost ~50 ms of guest time here (brk and page faults are emulated). */
+static void agent_read_config(struct agent_cfg *cfg)
+{
+	static uint8_t blob[BCFG_MAX_SIZE];
+	char err[400];
+	struct stat st;
+	int64_t t0 = agent_now_us();
+	int fd = open(BCFG_PATH, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	size_t got = 0;
+
+	if (fd < 0) {
+		snprintf(err, sizeof(err), "no boot configuration at %s (%s): this "
+			 "initramfs must be started by msbvm", BCFG_PATH, strerror(errno));
+		agent_fatal(err);
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size < 0 ||
+	    (uint64_t)st.st_size > BCFG_MAX_SIZE) {
+		snprintf(err, sizeof(err), "boot configuration %s: not a regular file "
+			 "of at most %u bytes", BCFG_PATH, BCFG_MAX_SIZE);
+		agent_fatal(err);
+	}
+	while (got < (size_t)st.st_size) {
+		ssize_t n = read(fd, blob + got, (size_t)st.st_size - got);
+		if (n <= 0)
+			agent_fatal("boot configuration: short read");
+		got += (size_t)n;
+	}
+	close(fd);
+	/* the empty folder stays: after the root switch nobody sees it */
+	if (unlink(BCFG_PATH) < 0)
+		agent_log("removing %s: %s", BCFG_PATH, strerror(errno));
+	int64_t t1 = agent_now_us();
+	if (!acfg_parse(blob, got, cfg, err, sizeof(err)))
+		agent_fatal(err);
+	agent_log("boot configuration: %zu bytes, read in %lld us, parsed in %lld us",
+		  got, (long long)(t1 - t0), (long long)(agent_now_us() - t1));
+}
+
+static void agent_setup(struct agent *a, struct agent_cfg *cfg)
+{
 	agent_mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
 	agent_mount("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
 	agent_mount("devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755");
-	if ((fd = open("/proc/cmdline", O_RDONLY | O_CLOEXEC)) >= 0) {
-		ssize_t n = read(fd, cmdline, sizeof(agent_cmdline) - 1);
-		cmdline[n > 0 ? n : 0] = '\0';
-		close(fd);
-	}
-	agent_param(cmdline, "msb.rootfstype", type, sizeof(type));
-	agent_param(cmdline, "msb.ro", ro, sizeof(ro));
-	agent_param(cmdline, "msb.hostname", host, sizeof(host));
-	if (agent_param(cmdline, "msb.root", root, sizeof(root)))
-		agent_switch_root(root, type, !strcmp(ro, "1"));
+	agent_read_config(cfg);
+	if (cfg->has_root)
+		agent_switch_root(cfg->root_dev, cfg->root_fstype, cfg->root_ro);
 	a->t_root_ms = agent_now_ms();
 	agent_mount("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
 		    "gid=5,mode=620,ptmxmode=666");
@@ -157,31 +174,29 @@ static void agent_setup(struct agent *a)
 	agent_mount("run", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755");
 	agent_mount("tmp", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
 	mkdir("/run/msbvm", 0755);
-	if (sethostname(host, strlen(host)) < 0)
-		agent_log("hostname %s: %s", host, strerror(errno));
+	if (sethostname(cfg->name, strlen(cfg->name)) < 0)
+		agent_log("hostname %s: %s", cfg->name, strerror(errno));
 	agent_loopback();
 }
 
 /* --init: preflight, then fork; returns in the agent (the child). */
-static void agent_init_handoff(struct agent *a)
+static void agent_init_handoff(struct agent *a, struct init_cfg *ic)
 {
-	static struct init_cfg ic;
 	char err[1200];
 
-	if (!init_parse(agent_cmdline, &ic))
-		agent_fatal("malformed msb.init* parameter on the kernel command line");
-	if (!ic.want)
+	if (!ic->want)
 		return;
-	if (!init_preflight(&ic, err, sizeof(err)))
+	if (!init_preflight(ic, err, sizeof(err)))
 		agent_fatal(err);
-	agent_log("handing PID 1 to %s", ic.path);
-	init_handoff(&ic);
+	agent_log("handing PID 1 to %s", ic->path);
+	init_handoff(ic);
 	a->handoff = true;
 }
 
 int main(void)
 {
 	static struct agent a;
+	static struct agent_cfg cfg;
 
 	a.t_start_ms = agent_now_ms();
 	/* the console marker tools/bench compares VMMs on (one line) */
@@ -189,8 +204,8 @@ int main(void)
 	if (getpid() != 1) {
 		agent_log("not PID 1: skipping boot-time setup");
 	} else {
-		agent_setup(&a);
-		agent_init_handoff(&a);
+		agent_setup(&a, &cfg);
+		agent_init_handoff(&a, &cfg.init);
 	}
 	signal(SIGPIPE, SIG_IGN);
 	if (agent_serve(&a) < 0)

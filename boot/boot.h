@@ -48,6 +48,8 @@ struct boot_config {
 	const char *cmdline;
 	const uint8_t *initrd; /* may be NULL */
 	size_t initrd_len;
+	const uint8_t *initrd2; /* appended to initrd (a second archive) */
+	size_t initrd2_len;
 	const uint8_t *rng_seed; /* BOOT_RNG_SEED_LEN bytes, or NULL */
 };
 

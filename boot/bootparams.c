@@ -29,29 +29,38 @@ static void bp_e820(struct boot_params *bp, const struct guest_mem *gm)
 	bp->e820_entries = (uint8_t)n;
 }
 
-/* Highest page-aligned spot under the limits that stays above the kernel. */
+/* Highest page-aligned spot under the limits that stays above the kernel.
+ * A second archive follows the first at the next 4-byte boundary: the
+ * kernel unpacks concatenated archives and skips NUL padding between
+ * them, but wants each cpio header 4-byte aligned. */
 static int bp_initrd(struct boot_params *bp, struct guest_mem *gm,
 		     const struct kernel_info *ki, const struct boot_config *cfg)
 {
 	uint64_t top = gm->low_size, addr;
+	size_t first = cfg->initrd_len, len;
 	uint8_t *dst;
 
 	if (!cfg->initrd)
 		return 0;
+	if (cfg->initrd2_len)
+		first = (first + 3) & ~(size_t)3;
+	len = first + cfg->initrd2_len;
 	if ((uint64_t)bp->hdr.initrd_addr_max + 1 < top)
 		top = (uint64_t)bp->hdr.initrd_addr_max + 1;
-	if (cfg->initrd_len > top || top - cfg->initrd_len < ki->end ||
-	    cfg->initrd_len > UINT32_MAX)
+	if (len < first || len > top || top - len < ki->end || len > UINT32_MAX)
 		return err_set(EFBIG, "initrd (%zu bytes) does not fit in guest "
-			       "RAM (%llu MiB) above the kernel", cfg->initrd_len,
+			       "RAM (%llu MiB) above the kernel", len,
 			       (unsigned long long)gm->ram_size >> 20);
-	addr = (top - cfg->initrd_len) & ~0xfffULL;
-	dst = gm_ptr(gm, addr, cfg->initrd_len);
+	addr = (top - len) & ~0xfffULL;
+	dst = gm_ptr(gm, addr, len);
 	if (!dst || addr < ki->end)
 		return err_set(EFBIG, "initrd does not fit in guest RAM");
 	memcpy(dst, cfg->initrd, cfg->initrd_len);
+	memset(dst + cfg->initrd_len, 0, first - cfg->initrd_len);
+	if (cfg->initrd2_len)
+		memcpy(dst + first, cfg->initrd2, cfg->initrd2_len);
 	bp->hdr.ramdisk_image = (uint32_t)addr;
-	bp->hdr.ramdisk_size = (uint32_t)cfg->initrd_len;
+	bp->hdr.ramdisk_size = (uint32_t)len;
 	return 0;
 }
 

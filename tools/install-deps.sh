@@ -6,11 +6,13 @@
 # debootstrap: tools/mkrootfs-init.sh systemd (the --init test image).
 # clang: `make tsan` (gcc 12's TSan rejects atomic_thread_fence) and `make
 # fuzz`. pkg-config: the embedding test builds against the installed .pc.
+# libfdt-dev, libarchive-dev: agentd's boot configuration (a device tree
+# in a cpio archive, docs/boot-config.md); agentd links libfdt.a.
 set -eu
 PKGS="build-essential make gcc libc6-dev linux-libc-dev file
  bc bison flex libelf-dev libssl-dev cpio xz-utils kmod
  linux-source-6.1 busybox-static e2fsprogs socat musl-tools debootstrap
- clang pkg-config"
+ clang pkg-config libfdt-dev libarchive-dev"
 # `tools/install-deps.sh bench` adds what tools/bench compares against
 [ "${1:-}" = bench ] && PKGS="$PKGS qemu-system-x86"
 SUDO=

@@ -4,7 +4,6 @@
  * session's EXIT/SIGNAL rules around a leader that exited. */
 #include "check.h"
 #include "agentd/agentd.h"
-#include "agentd/init.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -510,47 +509,6 @@ static void test_signal_after_leader_exit(void)
 	tconn_close(&t);
 }
 
-static bool unesc(const char *in, const char *want)
-{
-	char buf[64];
-
-	snprintf(buf, sizeof(buf), "%s", in);
-	if (!init_unescape(buf))
-		return false;
-	return !strcmp(buf, want);
-}
-
-static bool unesc_refused(const char *in)
-{
-	char buf[64];
-
-	snprintf(buf, sizeof(buf), "%s", in);
-	return !init_unescape(buf);
-}
-
-static void test_unescape(void)
-{
-	CHECK(unesc("", ""));
-	CHECK(unesc("plain", "plain"));
-	CHECK(unesc("a%20b", "a b"));
-	CHECK(unesc("%2f%2F", "//"));
-	CHECK(unesc("%25", "%"));
-	CHECK(unesc("%2541", "%41")); /* decoded once, not twice */
-	CHECK(unesc("%e2%82%ac", "\xe2\x82\xac"));
-	CHECK(unesc("%ff", "\xff"));
-	CHECK(unesc("x%3D%3d", "x=="));
-	/* invalid or truncated escapes; %00 would cut the value short */
-	CHECK(unesc_refused("%"));
-	CHECK(unesc_refused("a%"));
-	CHECK(unesc_refused("%4"));
-	CHECK(unesc_refused("%g0"));
-	CHECK(unesc_refused("%0g"));
-	CHECK(unesc_refused("% 1"));
-	CHECK(unesc_refused("%-1"));
-	CHECK(unesc_refused("%00"));
-	CHECK(unesc_refused("ab%00cd"));
-}
-
 static void on_alarm(int sig)
 {
 	static const char msg[] = "test_agentd: timed out (the agent blocked)\n";
@@ -577,7 +535,6 @@ int main(void)
 	test_parse_malformed();
 	test_parse_limits();
 	test_keys_fit();
-	test_unescape();
 	test_files_not_regular(dir);
 	test_files_regular(dir);
 	test_exit_with_daemon();

@@ -18,8 +18,9 @@ static void test_small(void)
 	struct kernel_info ki = { .entry = 0x1000000, .start = 0x1000000,
 				  .end = 0x1800000 };
 	uint8_t initrd[10000], seed[BOOT_RNG_SEED_LEN];
-	struct boot_config bc = { "console=ttyS0 quiet", initrd, sizeof(initrd),
-				  seed };
+	struct boot_config bc = { .cmdline = "console=ttyS0 quiet",
+				  .initrd = initrd, .initrd_len = sizeof(initrd),
+				  .rng_seed = seed };
 	struct boot_params *bp;
 
 	memset(initrd, 0x5a, sizeof(initrd));
@@ -99,7 +100,8 @@ static void test_big(void)
 	struct guest_mem gm = { .host = ram };
 	struct kernel_info ki = { .entry = 0x1000000, .end = 0x1800000 };
 	uint8_t initrd[100] = { 1 };
-	struct boot_config bc = { "c", initrd, sizeof(initrd), NULL };
+	struct boot_config bc = { .cmdline = "c", .initrd = initrd,
+				  .initrd_len = sizeof(initrd) };
 
 	if (ram == MAP_FAILED) {
 		printf("test_big: skipped (no 5 GiB of address space)\n");
@@ -113,6 +115,35 @@ static void test_big(void)
 	CHECK(bp->e820_table[2].addr == GM_4G && bp->e820_table[2].size == 2ULL << 30);
 	CHECK(bp->hdr.ramdisk_image + sizeof(initrd) <= 0x80000000ULL);
 	munmap(ram, size);
+}
+
+/* A second archive (agentd's boot configuration) follows the first at a
+ * 4-byte boundary with NUL padding between, as the kernel's unpacker
+ * needs; the total is what the kernel is told. */
+static void test_two_archives(void)
+{
+	static uint8_t ram[64u << 20];
+	struct guest_mem gm = { .host = ram };
+	struct kernel_info ki = { .entry = 0x1000000, .end = 0x1800000 };
+	uint8_t a[1001], b[64];
+	struct boot_config bc = { .cmdline = "c", .initrd = a, .initrd_len = sizeof(a),
+				  .initrd2 = b, .initrd2_len = sizeof(b) };
+
+	memset(a, 0x11, sizeof(a));
+	memset(b, 0x22, sizeof(b));
+	memset(ram, 0xee, sizeof(ram));
+	gm_layout(&gm, sizeof(ram));
+	CHECK(bp_setup(&gm, &ki, &bc) == 0);
+	struct boot_params *bp = zp(&gm);
+	uint8_t *p = ram + bp->hdr.ramdisk_image;
+	CHECK(bp->hdr.ramdisk_size == 1004 + sizeof(b));
+	CHECK(bp->hdr.ramdisk_image % 4096 == 0);
+	CHECK(!memcmp(p, a, sizeof(a)));
+	CHECK(p[1001] == 0 && p[1002] == 0 && p[1003] == 0);
+	CHECK(!memcmp(p + 1004, b, sizeof(b)));
+	/* too big together: refused, not truncated */
+	bc.initrd2_len = sizeof(ram);
+	CHECK(bp_setup(&gm, &ki, &bc) == -EFBIG);
 }
 
 /* MP table: both checksums zero the byte sums, the floating pointer sits
@@ -157,5 +188,6 @@ int main(void)
 	test_mptable();
 	test_small();
 	test_big();
+	test_two_archives();
 	return check_result("test_bootparams");
 }

@@ -293,6 +293,24 @@ int msbvm_config_set_log(msbvm_config *c, msbvm_log_fn fn, void *opaque,
 	return 0;
 }
 
+/* The limits agentd enforces on the boot configuration (proto/bootcfg.h),
+ * checked here so that the user hears about them before a boot. */
+static int cfg_validate_init(const struct msbvm_config *c)
+{
+	if (c->init && strlen(c->init) > BCFG_MAX_PATH)
+		return err_set(ENAMETOOLONG, "--init: path longer than %d bytes",
+			       BCFG_MAX_PATH);
+	for (unsigned i = 0; i < c->n_init_args; i++)
+		if (strlen(c->init_args[i]) > BCFG_MAX_STRING)
+			return err_set(E2BIG, "--init-arg %u: longer than %d bytes",
+				       i + 1, BCFG_MAX_STRING);
+	for (unsigned i = 0; i < c->n_init_env; i++)
+		if (strlen(c->init_env[i]) > BCFG_MAX_STRING)
+			return err_set(E2BIG, "--init-env %u: longer than %d bytes",
+				       i + 1, BCFG_MAX_STRING);
+	return 0;
+}
+
 int cfg_validate(const struct msbvm_config *c)
 {
 	if (!c->kernel)
@@ -311,7 +329,7 @@ int cfg_validate(const struct msbvm_config *c)
 		return err_set(EINVAL, "--init needs the agent");
 	if ((c->n_init_args || c->n_init_env) && !c->init)
 		return err_set(EINVAL, "--init-arg/--init-env need --init");
-	return 0;
+	return cfg_validate_init(c);
 }
 
 void cfg_state_root(const struct msbvm_config *c, char *out, size_t len)
@@ -319,52 +337,17 @@ void cfg_state_root(const struct msbvm_config *c, char *out, size_t len)
 	state_root(c->state_dir, out, len);
 }
 
-/* " key=VALUE" with every byte outside a safe set as %XX, so spaces,
- * quotes and '=' in init arguments survive the command line
- * (agentd/init.c decodes). false if it does not fit. */
-static bool cfg_add_param(char *buf, size_t len, const char *key, const char *val)
-{
-	size_t n = strlen(buf);
-	int k = snprintf(buf + n, len - n, " %s=", key);
-
-	if (k < 0 || (size_t)k >= len - n)
-		return false;
-	n += (size_t)k;
-	for (const unsigned char *p = (const unsigned char *)val; *p; p++) {
-		bool safe = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-			    (*p >= '0' && *p <= '9') || strchr("/_.,:+-", *p);
-		if (n + 4 >= len)
-			return false;
-		n += (size_t)snprintf(buf + n, len - n, safe ? "%c" : "%%%02X", *p);
-	}
-	return true;
-}
-
-static int cfg_init_params(const struct msbvm_config *c, char *buf, size_t len)
-{
-	bool ok = !c->init || cfg_add_param(buf, len, "msb.init", c->init);
-
-	for (unsigned i = 0; ok && i < c->n_init_args; i++)
-		ok = cfg_add_param(buf, len, "msb.init_arg", c->init_args[i]);
-	for (unsigned i = 0; ok && i < c->n_init_env; i++)
-		ok = cfg_add_param(buf, len, "msb.init_env", c->init_env[i]);
-	return ok ? 0 : err_set(E2BIG, "kernel command line too long for the "
-				"--init arguments");
-}
-
-int cfg_cmdline(const struct msbvm_config *c, const char *name, char *buf,
-		size_t len)
+int cfg_cmdline(const struct msbvm_config *c, char *buf, size_t len)
 {
 	enum msbvm_nested m = c->nested;
-	char why[160] = "forced on", root[128] = "";
+	char why[160] = "forced on", root[64] = "";
 	bool nested = m == MSBVM_NESTED_ON ||
 		      (m == MSBVM_NESTED_AUTO && nested_detect("", why, sizeof(why)));
 
-	/* the agent mounts the root itself (msb.* in agentd/main.c) */
+	/* in agent mode the agent mounts the root itself, told so by the
+	 * boot configuration (bootcfg.c), not by the command line */
 	if (c->rootfs && !c->agent)
 		snprintf(root, sizeof(root), " root=/dev/vda rw rootfstype=ext4");
-	else if (c->agent)
-		snprintf(root, sizeof(root), " msb.root=/dev/vda msb.hostname=%s", name);
 	/* msbvm.pvport: where the guest reports power-off and panic
 	 * (vmm/hw/pvport.h, kernel-config/patches/0004); part of the machine,
 	 * so it is there with a replaced command line too */
@@ -380,5 +363,5 @@ int cfg_cmdline(const struct msbvm_config *c, const char *name, char *buf,
 		log_info("nested KVM work-arounds off");
 	if (n < 0 || (size_t)n >= len)
 		return err_set(E2BIG, "kernel command line too long");
-	return cfg_init_params(c, buf, len);
+	return 0;
 }

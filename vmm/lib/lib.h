@@ -13,11 +13,12 @@
 
 #include "include/msbvm.h"
 #include "machine.h"
+#include "proto/bootcfg.h"
 #include "report.h"
 #include "state.h"
 
 #define CFG_MAX_DISKS 8
-#define CFG_MAX_LIST 64
+#define CFG_MAX_LIST BCFG_MAX_LIST /* what agentd takes */
 #define CFG_MEM_MIN_MIB 32
 #define CFG_MEM_DEFAULT_MIB 128
 #define LIB_ERR_LEN 600
@@ -63,9 +64,8 @@ int cfg_fail(struct msbvm_config *c, int rc);
 struct msbvm_config *cfg_clone(const struct msbvm_config *c);
 /* Everything checkable before any resource is taken; -errno, err_msg. */
 int cfg_validate(const struct msbvm_config *c);
-/* The full kernel command line for this config and VM name. */
-int cfg_cmdline(const struct msbvm_config *c, const char *name, char *buf,
-		size_t len);
+/* The full kernel command line for this config. */
+int cfg_cmdline(const struct msbvm_config *c, char *buf, size_t len);
 void cfg_state_root(const struct msbvm_config *c, char *out, size_t len);
 
 /* sandbox.c / client.c: record err_msg() (or a message) on the handle */

@@ -227,7 +227,9 @@ static int machine_boot(struct machine *m, const struct machine_spec *s,
 		return err_set(-rc, "kernel %s: %s", s->kernel, strdupa(err_msg()));
 	if (getrandom(seed, sizeof(seed), 0) != sizeof(seed))
 		return err_set(errno, "getrandom: %s", strerror(errno));
-	struct boot_config bc = { m->cmdline, ird->data, ird->len, seed };
+	struct boot_config bc = { .cmdline = m->cmdline, .initrd = ird->data,
+				  .initrd_len = ird->len, .initrd2 = s->initrd2,
+				  .initrd2_len = s->initrd2_len, .rng_seed = seed };
 	if ((rc = bp_setup(&m->vm.gm, &ki, &bc)) < 0 ||
 	    (rc = mptable_setup(&m->vm.gm, 1)) < 0 ||
 	    (rc = vcpu_get_sregs(&m->vm, &sregs)) < 0 ||

@@ -31,6 +31,8 @@ struct machine_disk {
 /* What machine_build needs, resolved by the library (config.c). */
 struct machine_spec {
 	const char *kernel, *initrd;      /* initrd may be NULL */
+	const uint8_t *initrd2;           /* a second archive after initrd */
+	size_t initrd2_len;
 	uint64_t ram_bytes;
 	const char *cmdline;              /* complete, before device words */
 	struct machine_disk disks[MACHINE_MAX_DISKS];

@@ -2,6 +2,7 @@
  * stop -> wait -> destroy (include/msbvm.h). Every thread of the VM is
  * joined before its memory goes away (machine_stop_threads). */
 #include "lib.h"
+#include "bootcfg.h"
 #include "ctl.h"
 #include "vmm/core/err.h"
 
@@ -109,6 +110,7 @@ static int sbx_build(struct msbvm *vm)
 		.ram_bytes = c->mem_mib << 20, .console_fd = -1,
 	};
 	char name[STATE_NAME_MAX + 1], cmdline[BOOT_CMDLINE_MAX + 1];
+	struct bcfg_blob bootcfg = { 0 };
 	int rc;
 
 	if (c->name)
@@ -123,19 +125,26 @@ static int sbx_build(struct msbvm *vm)
 	    (vm->console_fd = fcntl(c->console_fd, F_DUPFD_CLOEXEC, 3)) < 0)
 		return err_set(errno, "console fd: %s", strerror(errno));
 	s.console_fd = vm->console_fd;
-	if ((rc = cfg_cmdline(c, name, cmdline, sizeof(cmdline))) < 0)
+	if ((rc = cfg_cmdline(c, cmdline, sizeof(cmdline))) < 0 ||
+	    (c->agent && (rc = bcfg_build(c, name, &bootcfg)) < 0))
 		return rc;
 	s.cmdline = cmdline;
+	s.initrd2 = bootcfg.data;
+	s.initrd2_len = bootcfg.len;
 	if (c->rootfs)
 		s.disks[s.n_disks++] = (struct machine_disk){ c->rootfs, false };
 	for (unsigned i = 0; i < c->n_disks; i++)
 		s.disks[s.n_disks++] = c->disks[i];
 	s.vsock_path = c->agent ? vm->sock : NULL;
-	if (!(vm->m = malloc(sizeof(*vm->m))))
+	if (!(vm->m = malloc(sizeof(*vm->m)))) {
+		bcfg_free(&bootcfg);
 		return err_set(ENOMEM, "out of memory");
+	}
 	machine_init(vm->m, &vm->log);
 	vm->m->vm.profile_path = c->profile;
-	if ((rc = machine_build(vm->m, &s, &vm->log)) < 0)
+	rc = machine_build(vm->m, &s, &vm->log);
+	bcfg_free(&bootcfg); /* copied into guest RAM */
+	if (rc < 0)
 		return rc;
 	vm->rep.vm_created_ms = report_since(&vm->t0);
 	return 0;

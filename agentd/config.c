@@ -1,0 +1,234 @@
+/* Parser of the boot configuration blob (docs/boot-config.md). The blob
+ * comes from the VMM, but it is parsed like hostile input anyway: a
+ * packaging mix-up (an agentd from another build) or a corrupt initramfs
+ * must fail the boot with a message naming what was wrong, never read
+ * past the blob. fdt_check_full() validates the structure block, the
+ * strings block and every offset against the buffer; then each property
+ * we read is checked for its exact length and NUL termination, and an
+ * unknown node or property is refused (the host and agentd ship together,
+ * so one we do not know means a mismatched pair). */
+#include "config.h"
+#include "proto/bootcfg.h"
+
+#include <libfdt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+struct acfg_ctx {
+	void *fdt;
+	char *err;
+	size_t errlen;
+};
+
+__attribute__((format(printf, 2, 3)))
+static bool acfg_fail(struct acfg_ctx *x, const char *fmt, ...)
+{
+	va_list ap;
+	int n = snprintf(x->err, x->errlen, "boot configuration: ");
+
+	va_start(ap, fmt);
+	if (n > 0 && (size_t)n < x->errlen)
+		vsnprintf(x->err + n, x->errlen - (size_t)n, fmt, ap);
+	va_end(ap);
+	return false;
+}
+
+/* Every property and subnode of node must be in the allowed lists (NULL
+ * ended), and none may appear twice. */
+static bool acfg_known(struct acfg_ctx *x, int node, const char *path,
+		       const char *const *props, const char *const *nodes)
+{
+	unsigned seen = 0;
+	int off;
+
+	fdt_for_each_property_offset(off, x->fdt, node) {
+		const char *name;
+		unsigned i;
+
+		if (!fdt_getprop_by_offset(x->fdt, off, &name, NULL) || !name)
+			return acfg_fail(x, "unreadable property in %s", path);
+		for (i = 0; props[i] && strcmp(props[i], name); i++)
+			;
+		if (!props[i])
+			return acfg_fail(x, "unknown property %s/%s", path, name);
+		if (seen & (1u << i))
+			return acfg_fail(x, "property %s/%s appears twice", path, name);
+		seen |= 1u << i;
+	}
+	seen = 0;
+	fdt_for_each_subnode(off, x->fdt, node) {
+		const char *name = fdt_get_name(x->fdt, off, NULL);
+		unsigned i;
+
+		for (i = 0; name && nodes[i] && strcmp(nodes[i], name); i++)
+			;
+		if (!name || !nodes[i])
+			return acfg_fail(x, "unknown node %s/%s", path, name ? name : "?");
+		if (seen & (1u << i))
+			return acfg_fail(x, "node %s/%s appears twice", path, name);
+		seen |= 1u << i;
+	}
+	return true;
+}
+
+/* One NUL-terminated string of 1..max bytes; *out NULL if absent and not
+ * required. */
+static bool acfg_str(struct acfg_ctx *x, int node, const char *path,
+		     const char *prop, size_t max, bool required, char **out)
+{
+	int len;
+	char *p = fdt_getprop_w(x->fdt, node, prop, &len);
+
+	*out = NULL;
+	if (!p)
+		return required ? acfg_fail(x, "missing property %s/%s", path, prop)
+				: true;
+	if (len < 1 || p[len - 1] != '\0' || strlen(p) != (size_t)len - 1)
+		return acfg_fail(x, "property %s/%s: not one NUL-terminated string "
+				 "(%d bytes)", path, prop, len);
+	if (len == 1 || (size_t)len - 1 > max)
+		return acfg_fail(x, "property %s/%s: length %d, expected 1 to %zu "
+				 "bytes", path, prop, len - 1, max);
+	*out = p;
+	return true;
+}
+
+/* A string list: strings back to back, each NUL-terminated; absent or
+ * empty = no strings. */
+static bool acfg_list(struct acfg_ctx *x, int node, const char *path,
+		      const char *prop, char **v, unsigned *n)
+{
+	int len;
+	char *p = fdt_getprop_w(x->fdt, node, prop, &len), *end;
+
+	*n = 0;
+	if (!p || len == 0)
+		return true;
+	if (p[len - 1] != '\0')
+		return acfg_fail(x, "property %s/%s: the last string is not "
+				 "NUL-terminated", path, prop);
+	for (end = p + len; p < end; p += strlen(p) + 1) {
+		if (*n == BCFG_MAX_LIST)
+			return acfg_fail(x, "property %s/%s: more than %d strings",
+					 path, prop, BCFG_MAX_LIST);
+		if (strlen(p) > BCFG_MAX_STRING)
+			return acfg_fail(x, "property %s/%s: string %u longer than "
+					 "%d bytes", path, prop, *n, BCFG_MAX_STRING);
+		v[(*n)++] = p;
+	}
+	return true;
+}
+
+static bool acfg_root(struct acfg_ctx *x, int parent, struct agent_cfg *c)
+{
+	static const char *const props[] = { BCFG_P_DEVICE, BCFG_P_FSTYPE,
+					     BCFG_P_READONLY, NULL };
+	static const char *const none[] = { NULL };
+	const char *path = "/" BCFG_NODE "/" BCFG_N_ROOT;
+	int node = fdt_subnode_offset(x->fdt, parent, BCFG_N_ROOT), len;
+
+	if (node < 0)
+		return true;
+	c->has_root = true;
+	if (!acfg_known(x, node, path, props, none) ||
+	    !acfg_str(x, node, path, BCFG_P_DEVICE, BCFG_MAX_DEVICE, true,
+		      &c->root_dev) ||
+	    !acfg_str(x, node, path, BCFG_P_FSTYPE, BCFG_MAX_FSTYPE, true,
+		      &c->root_fstype))
+		return false;
+	if (fdt_getprop(x->fdt, node, BCFG_P_READONLY, &len)) {
+		if (len != 0)
+			return acfg_fail(x, "property %s/%s: a flag, expected 0 "
+					 "bytes, found %d", path, BCFG_P_READONLY, len);
+		c->root_ro = true;
+	}
+	return true;
+}
+
+static bool acfg_init(struct acfg_ctx *x, int parent, struct agent_cfg *c)
+{
+	static const char *const props[] = { BCFG_P_PATH, BCFG_P_ARGS,
+					     BCFG_P_ENV, NULL };
+	static const char *const none[] = { NULL };
+	const char *path = "/" BCFG_NODE "/" BCFG_N_INIT;
+	int node = fdt_subnode_offset(x->fdt, parent, BCFG_N_INIT);
+	struct init_cfg *ic = &c->init;
+
+	if (node < 0)
+		return true;
+	if (!acfg_known(x, node, path, props, none) ||
+	    !acfg_str(x, node, path, BCFG_P_PATH, BCFG_MAX_PATH, true, &ic->spec) ||
+	    !acfg_list(x, node, path, BCFG_P_ARGS, ic->args, &ic->argc) ||
+	    !acfg_list(x, node, path, BCFG_P_ENV, ic->env, &ic->envc))
+		return false;
+	if (strcmp(ic->spec, "auto") && ic->spec[0] != '/')
+		return acfg_fail(x, "property %s/%s: \"auto\" or an absolute path, "
+				 "not %s", path, BCFG_P_PATH, ic->spec);
+	for (unsigned i = 0; i < ic->envc; i++)
+		if (ic->env[i][0] == '=' || !strchr(ic->env[i], '='))
+			return acfg_fail(x, "property %s/%s: string %u is not "
+					 "NAME=VALUE", path, BCFG_P_ENV, i);
+	ic->want = true;
+	return true;
+}
+
+/* /msbvm's own properties: version first, so that a blob from another
+ * version is reported as such rather than as its first odd property. */
+static bool acfg_top(struct acfg_ctx *x, int node, struct agent_cfg *c)
+{
+	static const char *const props[] = { BCFG_P_VERSION, BCFG_P_NAME,
+					     BCFG_P_HOST_TIME, NULL };
+	static const char *const nodes[] = { BCFG_N_ROOT, BCFG_N_INIT, NULL };
+	const char *path = "/" BCFG_NODE;
+	const void *p;
+	int len;
+
+	if (!(p = fdt_getprop(x->fdt, node, BCFG_P_VERSION, &len)))
+		return acfg_fail(x, "missing property %s/%s", path, BCFG_P_VERSION);
+	if (len != 4)
+		return acfg_fail(x, "property %s/%s: expected 4 bytes (u32), found %d",
+				 path, BCFG_P_VERSION, len);
+	c->version = fdt32_ld(p);
+	if (c->version != BCFG_VERSION)
+		return acfg_fail(x, "version %u, but this agentd reads version %d "
+				 "(agent initramfs and msbvm from different builds?)",
+				 c->version, BCFG_VERSION);
+	if (!acfg_known(x, node, path, props, nodes) ||
+	    !acfg_str(x, node, path, BCFG_P_NAME, BCFG_MAX_NAME, true, &c->name))
+		return false;
+	if ((p = fdt_getprop(x->fdt, node, BCFG_P_HOST_TIME, &len))) {
+		if (len != 8)
+			return acfg_fail(x, "property %s/%s: expected 8 bytes (u64), "
+					 "found %d", path, BCFG_P_HOST_TIME, len);
+		c->host_time_ms = fdt64_ld(p);
+	}
+	return true;
+}
+
+bool acfg_parse(void *blob, size_t len, struct agent_cfg *c, char *err,
+		size_t errlen)
+{
+	static const char *const none[] = { NULL };
+	static const char *const top[] = { BCFG_NODE, NULL };
+	struct acfg_ctx x = { blob, err, errlen };
+	int rc, node;
+
+	memset(c, 0, sizeof(*c));
+	if (len > BCFG_MAX_SIZE)
+		return acfg_fail(&x, "%zu bytes, more than the limit of %u", len,
+				 BCFG_MAX_SIZE);
+	if (len < FDT_V17_SIZE)
+		return acfg_fail(&x, "%zu bytes, too short for a device tree", len);
+	if ((rc = fdt_check_full(blob, len)))
+		return acfg_fail(&x, "not a valid device tree: %s", fdt_strerror(rc));
+	if (fdt_totalsize(blob) != len)
+		return acfg_fail(&x, "the header says %u bytes, the file has %zu",
+				 fdt_totalsize(blob), len);
+	if (!acfg_known(&x, 0, "", none, top))
+		return false;
+	if ((node = fdt_subnode_offset(blob, 0, BCFG_NODE)) < 0)
+		return acfg_fail(&x, "missing node /%s", BCFG_NODE);
+	return acfg_top(&x, node, c) && acfg_root(&x, node, c) &&
+	       acfg_init(&x, node, c);
+}

@@ -1,0 +1,30 @@
+/* agentd's boot configuration (proto/bootcfg.h, docs/boot-config.md):
+ * parsed from the device tree blob the VMM puts at BCFG_PATH. Pure: no
+ * system calls, so the host unit tests and the fuzz target run the same
+ * code as the guest. */
+#ifndef MSBVM_AGENTD_CONFIG_H
+#define MSBVM_AGENTD_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "init.h"
+
+struct agent_cfg {
+	uint32_t version;
+	char *name;            /* the hostname */
+	uint64_t host_time_ms; /* host CLOCK_REALTIME when built */
+	bool has_root;
+	char *root_dev, *root_fstype;
+	bool root_ro;
+	struct init_cfg init;  /* init.want false: no handoff */
+};
+
+/* Validates and parses blob (len bytes, writable: the strings in *c point
+ * into it and must outlive c). false with err naming the node or
+ * property that was wrong. */
+bool acfg_parse(void *blob, size_t len, struct agent_cfg *c, char *err,
+		size_t errlen);
+
+#endif

@@ -1,0 +1,45 @@
+/* The boot configuration the VMM hands agentd: a flattened device tree
+ * (devicetree specification v0.4, chapter 5 "Flattened Devicetree (DTB)
+ * Format") at BCFG_PATH in a small per-VM initramfs archive that the VMM
+ * appends to agentd's. Names and limits shared by the builder
+ * (vmm/lib/bootcfg.c) and the parser (agentd/config.c); the schema is
+ * documented in docs/boot-config.md.
+ *
+ * Why not the kernel command line: it holds 2,048 bytes on x86 and every
+ * guest user reads it in /proc/cmdline; the archive is unpacked into the
+ * initramfs, read once by agentd, deleted, and gone with the initramfs
+ * after the switch to the root file system. */
+#ifndef MSBVM_PROTO_BOOTCFG_H
+#define MSBVM_PROTO_BOOTCFG_H
+
+/* Bumped when a property changes meaning; agentd refuses other versions
+ * (the host and agentd ship together: a mismatch is a packaging error). */
+#define BCFG_VERSION 1
+
+#define BCFG_DIR "msbvm"                /* in the initramfs, mode 0700 */
+#define BCFG_PATH "/msbvm/config.dtb"   /* mode 0400 */
+#define BCFG_MAX_SIZE (1u << 20)        /* the whole blob */
+
+/* nodes and properties (docs/boot-config.md) */
+#define BCFG_NODE "msbvm"               /* /msbvm */
+#define BCFG_P_VERSION "version"        /* u32 */
+#define BCFG_P_NAME "name"              /* string: VM name = hostname */
+#define BCFG_P_HOST_TIME "host-time-ms" /* u64: host CLOCK_REALTIME, ms */
+#define BCFG_N_ROOT "root"              /* /msbvm/root: optional */
+#define BCFG_P_DEVICE "device"          /* string: block device */
+#define BCFG_P_FSTYPE "fstype"          /* string */
+#define BCFG_P_READONLY "read-only"     /* empty: flag */
+#define BCFG_N_INIT "init"              /* /msbvm/init: optional */
+#define BCFG_P_PATH "path"              /* string: "auto" or absolute */
+#define BCFG_P_ARGS "args"              /* string list */
+#define BCFG_P_ENV "env"                /* string list of KEY=VALUE */
+
+/* limits (the host refuses more at configuration time) */
+#define BCFG_MAX_NAME 64                /* HOST_NAME_MAX */
+#define BCFG_MAX_DEVICE 127
+#define BCFG_MAX_FSTYPE 31
+#define BCFG_MAX_PATH 255
+#define BCFG_MAX_LIST 64                /* init args, init env */
+#define BCFG_MAX_STRING 65536           /* one list element */
+
+#endif

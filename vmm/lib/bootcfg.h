@@ -1,0 +1,27 @@
+/* The VM's boot configuration for agentd (proto/bootcfg.h,
+ * docs/boot-config.md): built with libfdt, wrapped with libarchive into
+ * a cpio archive that is loaded right after the agent initramfs. */
+#ifndef MSBVM_LIB_BOOTCFG_H
+#define MSBVM_LIB_BOOTCFG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct msbvm_config;
+
+struct bcfg_blob {
+	uint8_t *data;
+	size_t len;
+};
+
+/* The device tree for config c and VM name; -errno with err_msg(). */
+int bcfg_fdt(const struct msbvm_config *c, const char *name,
+	     struct bcfg_blob *out);
+/* A cpio (newc) archive holding BCFG_DIR/ and the blob as BCFG_PATH. */
+int bcfg_archive(const struct bcfg_blob *dtb, struct bcfg_blob *out);
+/* Both, for the agent initramfs of this VM. */
+int bcfg_build(const struct msbvm_config *c, const char *name,
+	       struct bcfg_blob *out);
+void bcfg_free(struct bcfg_blob *b);
+
+#endif
