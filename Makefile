@@ -229,7 +229,7 @@ build/guest/fsstress: tools/guest/fsstress.c
 	@mkdir -p $(dir $@)
 	musl-gcc -std=c11 -Wall -Wextra -Werror -Wshadow -O2 -static -s -o $@ $<
 
-integration: all kernel build/guest/fsstress
+integration: all kernel build/guest/fsstress build/hooks/msbvm
 	tests/integration/run.sh
 	tests/integration/agent.sh
 	tests/integration/init.sh

@@ -3,8 +3,11 @@
 #  1. busybox image, run -d --init /sbin/init with --init-arg/--init-env:
 #     PID 1 is init, its environment holds the --init-env values, the agent
 #     is its child in a session of its own; msbvm stop goes through init.
+#     The boot configuration (docs/boot-config.md) stays off the kernel
+#     command line; a 4,000-byte -e value arrives whole.
 #  2. an image without any init: --init auto fails the boot, msbvm exits
-#     non-zero naming all three paths; --init /no/such names path + reason.
+#     non-zero naming all three paths; --init /no/such names path + reason;
+#     a corrupt boot configuration (test build) fails with agentd's reason.
 #  3. (MSBVM_TEST_SYSTEMD=1 only: ~6+ minutes here and exposed to the
 #     nested-host quirk in docs/nested-kvm.md) Debian 12
 #     with systemd: PID 1 is systemd, is-system-running, nginx via
@@ -24,7 +27,8 @@ noinit=$work/noinit.ext4
 echo "# 1: busybox /sbin/init as PID 1 (run -d, then one process per exec:"
 echo "#    see docs/nested-kvm.md for why these checks avoid shell pipelines)"
 "$msbvm" run -d --state-dir "$state" --name bb --rootfs "$work/bb.ext4" \
-	--init /sbin/init --init-arg msbvm-test --init-env container=msbvm --init-env HOME=/x \
+	--init /sbin/init --init-arg msbvm-test --init-arg "two words" \
+	--init-env container=msbvm --init-env HOME=/x --init-env SECRETVALUE=s3cr3t \
 	>/dev/null 2>"$work/1.err"
 rc=$?
 check "run -d --init /sbin/init: ready (rc=$rc)" [ $rc = 0 ]
@@ -34,6 +38,20 @@ x cat /proc/1/environ | tr '\0' '\n' > "$work/env"
 check "/proc/1/environ has --init-env container=msbvm" grep -qx container=msbvm "$work/env"
 check "--init-env overrides an inherited variable (HOME=/x)" grep -qx HOME=/x "$work/env"
 check "... and the inherited ones stay (TERM=linux)" grep -qx TERM=linux "$work/env"
+# the boot configuration travels in the initramfs (docs/boot-config.md),
+# not on the command line every guest user can read
+x cat /proc/cmdline > "$work/cmdline"
+check "/proc/cmdline has no msb.* parameter and no --init-env value" \
+	bash -c "[ -s '$work/cmdline' ] && ! grep -q 'msb\.\|SECRETVALUE\|s3cr3t' '$work/cmdline'"
+check "the hostname is the VM name (from the boot configuration)" [ "$(x hostname)" = bb ]
+check "the configuration file is not reachable in the guest" \
+	bash -c "! '$msbvm' exec --state-dir '$state' bb -- ls /msbvm/config.dtb 2>/dev/null"
+big=$(head -c 4000 /dev/zero | tr '\0' b)
+check "a 4,000-character -e value arrives whole" \
+	[ "$("$msbvm" exec --state-dir "$state" -e BIG="$big" bb -- sh -c 'echo ${#BIG}')" = 4000 ]
+check "kernel.log: agentd read its boot configuration" \
+	grep -q "agentd: boot configuration: [0-9]* bytes" "$state/bb/kernel.log"
+grep -o "boot configuration: .*" "$state/bb/kernel.log" | sed 's/^/# /'
 # the exec'd cat's parent is the agent
 set -- $(x cat /proc/self/stat)
 apid=$4
@@ -71,8 +89,16 @@ check "--init /no/such: non-zero exit naming the path and reason (rc=$rc)" \
 check "--init on a non-executable file names the reason" grep -q "init /etc/passwd: not executable" "$work/4.err"
 "$msbvm" run --state-dir "$state" --rootfs "$noinit" --init relative -- true 2>"$work/5.err"
 check "--init relative: refused by the CLI (exit 2)" grep -q "use auto or an absolute path" "$work/5.err"
-# the three boots above mounted the image before failing
-fsck_clean "$noinit" "no-init root after three failed boots"
+# a corrupt boot configuration (build/hooks/msbvm, a test-only build):
+# agentd refuses it, powers off, and msbvm shows agentd's reason
+MSBVM_TEST_BOOTCFG=bad-magic build/hooks/msbvm run --state-dir "$state" \
+	--rootfs "$noinit" -- true >"$work/6.out" 2>"$work/6.err"
+rc=$?
+check "a corrupt boot configuration fails the boot (exit 1, rc=$rc)" [ $rc = 1 ]
+check "... naming what was wrong" grep -q \
+	"agentd: fatal: boot configuration: not a valid device tree: FDT_ERR_BADMAGIC" "$work/6.err"
+# the boots above mounted the image before failing
+fsck_clean "$noinit" "no-init root after four failed boots"
 
 if [ "${MSBVM_TEST_SYSTEMD:-0}" = 1 ]; then
 	echo "# 3: Debian 12 + systemd (slow where the guest kernel is emulated)"
