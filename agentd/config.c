@@ -2,8 +2,8 @@
  * comes from the VMM, but it is parsed like hostile input anyway: a
  * packaging mix-up (an agentd from another build) or a corrupt initramfs
  * must fail the boot with a message naming what was wrong, never read
- * past the blob. fdt_check_full() validates the structure block, the
- * strings block and every offset against the buffer; then each property
+ * past the blob. fdt_check_header() and our own walk (acfg_walk) validate
+ * the blocks, every tag and every offset against the buffer; then each property
  * we read is checked for its exact length and NUL termination, and an
  * unknown node or property is refused (the host and agentd ship together,
  * so one we do not know means a mismatched pair). */
@@ -32,6 +32,64 @@ static bool acfg_fail(struct acfg_ctx *x, const char *fmt, ...)
 		vsnprintf(x->err + n, x->errlen - (size_t)n, fmt, ap);
 	va_end(ap);
 	return false;
+}
+
+static uint32_t acfg_be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* The structure block, tag by tag (devicetree spec v0.4, 5.4), before
+ * any other libfdt call: Debian's libfdt 1.6.1 loops forever in
+ * fdt_next_tag() on a property length that wraps the offset backwards,
+ * and its fdt_check_full() can dereference a NULL node name (both found
+ * by tests/fuzz/fuzz_bootcfg). After this walk every tag, node name,
+ * property length and name offset is known to lie inside the blob, which
+ * is all libfdt's read functions assume. */
+static bool acfg_walk(struct acfg_ctx *x, size_t len)
+{
+	const uint8_t *b = x->fdt;
+	size_t off = fdt_off_dt_struct(x->fdt), size = fdt_size_dt_struct(x->fdt);
+	size_t soff = fdt_off_dt_strings(x->fdt), ssize = fdt_size_dt_strings(x->fdt);
+	size_t end, pos;
+	unsigned depth = 0;
+	bool root_done = false;
+
+	if (off > len || size > len - off || soff > len || ssize > len - soff ||
+	    off % 4)
+		return acfg_fail(x, "device tree blocks outside the blob");
+	for (pos = off, end = off + size; end - pos >= 4;) {
+		uint32_t tag = acfg_be32(b + pos);
+		pos += 4;
+		if (tag == FDT_BEGIN_NODE) {
+			const uint8_t *nul = memchr(b + pos, 0, end - pos);
+			if (!nul || root_done || ++depth > 8 || (depth == 1 && nul != b + pos))
+				return acfg_fail(x, "bad node at offset %zu", pos - 4 - off);
+			pos = ((size_t)(nul - b) + 1 + 3) & ~(size_t)3;
+		} else if (tag == FDT_PROP) {
+			if (end - pos < 8 || !depth)
+				return acfg_fail(x, "bad property at offset %zu", pos - 4 - off);
+			size_t plen = acfg_be32(b + pos), noff = acfg_be32(b + pos + 4);
+			pos += 8;
+			if (plen > end - pos || noff >= ssize ||
+			    !memchr(b + soff + noff, 0, ssize - noff))
+				return acfg_fail(x, "bad property at offset %zu", pos - 12 - off);
+			pos = (pos + plen + 3) & ~(size_t)3;
+		} else if (tag == FDT_END_NODE) {
+			if (!depth)
+				return acfg_fail(x, "unbalanced node end at offset %zu", pos - 4 - off);
+			root_done = --depth == 0;
+		} else if (tag == FDT_END) {
+			if (depth || !root_done)
+				return acfg_fail(x, "structure ends inside a node");
+			return true;
+		} else if (tag != FDT_NOP) {
+			return acfg_fail(x, "unknown tag %u at offset %zu", tag, pos - 4 - off);
+		}
+		if (pos > end)
+			break;
+	}
+	return acfg_fail(x, "structure block has no end tag");
 }
 
 /* Every property and subnode of node must be in the allowed lists (NULL
@@ -220,11 +278,16 @@ bool acfg_parse(void *blob, size_t len, struct agent_cfg *c, char *err,
 				 BCFG_MAX_SIZE);
 	if (len < FDT_V17_SIZE)
 		return acfg_fail(&x, "%zu bytes, too short for a device tree", len);
-	if ((rc = fdt_check_full(blob, len)))
+	if ((rc = fdt_check_header(blob)))
 		return acfg_fail(&x, "not a valid device tree: %s", fdt_strerror(rc));
+	if (fdt_version(blob) < 17)
+		return acfg_fail(&x, "device tree format version %u, expected 17",
+				 fdt_version(blob));
 	if (fdt_totalsize(blob) != len)
 		return acfg_fail(&x, "the header says %u bytes, the file has %zu",
 				 fdt_totalsize(blob), len);
+	if (!acfg_walk(&x, len))
+		return false;
 	if (!acfg_known(&x, 0, "", none, top))
 		return false;
 	if ((node = fdt_subnode_offset(blob, 0, BCFG_NODE)) < 0)

@@ -290,7 +290,7 @@ static void test_refused(void)
 	/* the container */
 	n = make(b_good, true);
 	CHECK(!acfg_parse(blob, n - 1, &a, err, sizeof(err)));
-	CHECK_STR_CONTAINS(err, "not a valid device tree");
+	CHECK_STR_CONTAINS(err, "the header says");
 	CHECK(!acfg_parse(blob, 10, &a, err, sizeof(err)));
 	CHECK_STR_CONTAINS(err, "too short");
 	CHECK(!acfg_parse(blob, BCFG_MAX_SIZE + 1, &a, err, sizeof(err)));
@@ -302,6 +302,21 @@ static void test_refused(void)
 	memset(blob + n, 0, 64); /* a buffer longer than the tree */
 	CHECK(!acfg_parse(blob, n + 64, &a, err, sizeof(err)));
 	CHECK_STR_CONTAINS(err, "the header says");
+	/* what Debian's libfdt 1.6.1 cannot survive on its own: a property
+	 * length that wraps the offset backwards (an endless loop in
+	 * fdt_next_tag) and a pre-v17 tree (a NULL name in fdt_check_full) */
+	n = make(b_good, true);
+	uint32_t so = fdt_off_dt_struct(blob);
+	/* the first property of /msbvm: BEGIN "" BEGIN "msbvm" PROP len */
+	uint8_t *len_field = (uint8_t *)blob + so + 4 + 4 + 4 + 8 + 4;
+	CHECK(len_field[3] == 4); /* version: a u32 */
+	memcpy(len_field, "\xff\xff\xff\xf4", 4);
+	CHECK(!acfg_parse(blob, n, &a, err, sizeof(err)));
+	CHECK_STR_CONTAINS(err, "bad property at offset");
+	n = make(b_good, true);
+	fdt_set_version(blob, 16);
+	CHECK(!acfg_parse(blob, n, &a, err, sizeof(err)));
+	CHECK_STR_CONTAINS(err, "format version 16, expected 17");
 	/* nodes and properties */
 	refused(b_nothing, false, "missing node /msbvm");
 	refused(b_good, false, "unknown property /version");
