@@ -181,7 +181,7 @@ static bool acfg_list(struct acfg_ctx *x, int node, const char *path,
 static bool acfg_root(struct acfg_ctx *x, int parent, struct agent_cfg *c)
 {
 	static const char *const props[] = { BCFG_P_DEVICE, BCFG_P_FSTYPE,
-					     BCFG_P_READONLY, NULL };
+					     BCFG_P_READONLY, BCFG_P_UPPER, NULL };
 	static const char *const none[] = { NULL };
 	const char *path = "/" BCFG_NODE "/" BCFG_N_ROOT;
 	int node = fdt_subnode_offset(x->fdt, parent, BCFG_N_ROOT), len;
@@ -193,8 +193,14 @@ static bool acfg_root(struct acfg_ctx *x, int parent, struct agent_cfg *c)
 	    !acfg_str(x, node, path, BCFG_P_DEVICE, BCFG_MAX_DEVICE, true,
 		      &c->root_dev) ||
 	    !acfg_str(x, node, path, BCFG_P_FSTYPE, BCFG_MAX_FSTYPE, true,
-		      &c->root_fstype))
+		      &c->root_fstype) ||
+	    !acfg_str(x, node, path, BCFG_P_UPPER, BCFG_MAX_DEVICE, false,
+		      &c->root_upper))
 		return false;
+	if (c->root_upper && strcmp(c->root_upper, "tmpfs") &&
+	    strncmp(c->root_upper, "/dev/", 5))
+		return acfg_fail(x, "property %s/%s: \"tmpfs\" or a /dev/ path, not %s",
+				 path, BCFG_P_UPPER, c->root_upper);
 	if (fdt_getprop(x->fdt, node, BCFG_P_READONLY, &len)) {
 		if (len != 0)
 			return acfg_fail(x, "property %s/%s: a flag, expected 0 "

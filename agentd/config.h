@@ -17,6 +17,7 @@ struct agent_cfg {
 	uint64_t host_time_ms; /* host CLOCK_REALTIME when built */
 	bool has_root;
 	char *root_dev, *root_fstype;
+	char *root_upper;      /* overlay upper: "tmpfs" or a device; NULL: none */
 	bool root_ro;
 	struct init_cfg init;  /* init.want false: no handoff */
 };

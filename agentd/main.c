@@ -67,21 +67,54 @@ static void agent_mount(const char *src, const char *dst, const char *type,
 		agent_log("mount %s on %s: %s", type, dst, strerror(errno));
 }
 
+static void agent_mount_or_die(const char *src, const char *dst,
+			       const char *type, unsigned long flags, const char *data)
+{
+	char why[400];
+
+	mkdir(dst, 0755);
+	if (mount(src, dst, type, flags, data) == 0)
+		return;
+	snprintf(why, sizeof(why), "cannot mount %s (%s) on %s: %s", src, type, dst,
+		 strerror(errno));
+	agent_fatal(why);
+}
+
+/* The upper layer's file system, kept open so that shutdown can remount
+ * it read-only although it is out of sight after the root switch. */
+static int agent_upper_fd = -1;
+
+/* --overlay: the root image read-only as the lower layer (shared by every
+ * VM of that image), this VM's writes in upper/ of a tmpfs or of an ext4
+ * disk of its own, work/ beside it on the same file system as overlayfs
+ * requires (Documentation/filesystems/overlayfs.rst). */
+static void agent_mount_overlay(const struct agent_cfg *c)
+{
+	agent_mount_or_die(c->root_dev, "/lower", c->root_fstype, MS_RDONLY, NULL);
+	if (!strcmp(c->root_upper, "tmpfs"))
+		agent_mount_or_die("upper", "/upper", "tmpfs", 0, "mode=0755");
+	else
+		agent_mount_or_die(c->root_upper, "/upper", "ext4", 0, NULL);
+	mkdir("/upper/upper", 0755);
+	mkdir("/upper/work", 0755);
+	agent_upper_fd = open("/upper", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	agent_mount_or_die("overlay", "/newroot", "overlay", 0,
+			   "lowerdir=/lower,upperdir=/upper/upper,workdir=/upper/work");
+}
+
 /* switch_root without a shell: move the pseudo file systems under the new
  * root, make it / and chroot. The initramfs holds only this binary, so
  * leaving it in memory costs ~100 KiB. */
-static void agent_switch_root(const char *dev, const char *type, bool ro)
+static void agent_switch_root(const struct agent_cfg *c)
 {
 	static const char *const moved[] = { "/dev", "/proc", "/sys" };
 	char dst[64];
 
-	mkdir("/newroot", 0755);
-	if (mount(dev, "/newroot", type, ro ? MS_RDONLY : 0, NULL) < 0) {
-		char why[320];
-		snprintf(why, sizeof(why), "cannot mount root %s (%s): %s", dev,
-			 type, strerror(errno));
-		agent_fatal(why);
-	}
+	if (c->root_upper)
+		agent_mount_overlay(c);
+	else
+		agent_mount_or_die(c->root_dev, "/newroot", c->root_fstype,
+				   c->root_ro ? MS_RDONLY : 0, NULL);
 	for (unsigned i = 0; i < 3; i++) {
 		snprintf(dst, sizeof(dst), "/newroot%s", moved[i]);
 		mkdir(dst, 0755);
@@ -166,7 +199,7 @@ static void agent_setup(struct agent *a, struct agent_cfg *cfg)
 	agent_mount("devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755");
 	agent_read_config(cfg);
 	if (cfg->has_root)
-		agent_switch_root(cfg->root_dev, cfg->root_fstype, cfg->root_ro);
+		agent_switch_root(cfg);
 	a->t_root_ms = agent_now_ms();
 	agent_mount("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
 		    "gid=5,mode=620,ptmxmode=666");
@@ -217,6 +250,13 @@ int main(void)
 	sync();
 	if (mount(NULL, "/", NULL, MS_REMOUNT | MS_RDONLY, NULL) < 0)
 		agent_log("remount / read-only: %s", strerror(errno));
+	if (agent_upper_fd >= 0) {
+		char p[40];
+		snprintf(p, sizeof(p), "/proc/self/fd/%d", agent_upper_fd);
+		if (mount(NULL, p, NULL, MS_REMOUNT | MS_RDONLY, NULL) < 0)
+			agent_log("remount the overlay's upper layer read-only: %s",
+				  strerror(errno));
+	}
 	reboot(RB_POWER_OFF);
 	return 0;
 }

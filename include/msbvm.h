@@ -61,7 +61,15 @@ int msbvm_config_set_agent(msbvm_config *c, bool on);
 int msbvm_config_set_initrd(msbvm_config *c, const char *path);
 /* Root file system image (ext4), attached first (/dev/vda). */
 int msbvm_config_set_rootfs(msbvm_config *c, const char *path);
-/* Another virtio-blk disk (vdb, vdc, ... in order; at most 8). */
+/* Keep the root image unchanged: mount it read-only as the lower layer
+ * of an overlay whose writes go to `upper`: "tmpfs" (in guest RAM, gone
+ * at power-off) or the path of an ext4 image of this VM's own (attached
+ * as /dev/vdb; agentd keeps upper/ and work/ folders in it). The root
+ * image is then attached read-only, so any number of VMs can share it.
+ * NULL: the root image is mounted read-write (the default). */
+int msbvm_config_set_overlay(msbvm_config *c, const char *upper);
+/* Another virtio-blk disk (vdb, vdc, ... in order, after an overlay's
+ * upper disk; at most 8). */
 int msbvm_config_add_disk(msbvm_config *c, const char *path, bool readonly);
 int msbvm_config_set_memory_mib(msbvm_config *c, uint64_t mib);  /* 32.. */
 int msbvm_config_set_cpus(msbvm_config *c, unsigned n);           /* 1 today */

@@ -29,6 +29,7 @@
 #define BCFG_P_DEVICE "device"          /* string: block device */
 #define BCFG_P_FSTYPE "fstype"          /* string */
 #define BCFG_P_READONLY "read-only"     /* empty: flag */
+#define BCFG_P_UPPER "overlay-upper"    /* string: "tmpfs" or a device */
 #define BCFG_N_INIT "init"              /* /msbvm/init: optional */
 #define BCFG_P_PATH "path"              /* string: "auto" or absolute */
 #define BCFG_P_ARGS "args"              /* string list */

@@ -51,6 +51,11 @@ static void cli_run_usage(void)
 	       "  --append STR      add to the kernel command line\n"
 	       "  --rootfs IMAGE    boot with IMAGE (ext4) as the root disk,\n"
 	       "                    /dev/vda, mounted read-write\n"
+	       "  --overlay tmpfs|UPPER.ext4\n"
+	       "                    keep IMAGE unchanged (attached read-only,\n"
+	       "                    shareable by many VMs): writes go to an\n"
+	       "                    overlay upper layer in guest RAM (tmpfs)\n"
+	       "                    or in an ext4 image of this VM (/dev/vdb)\n"
 	       "  --disk PATH[,ro]  add a virtio-blk disk (raw image; repeatable;\n"
 	       "                    ro: read-only, writes refused by the device)\n"
 	       "  --memory MIB      guest RAM in MiB (default %d, minimum %d)\n"
@@ -166,7 +171,7 @@ static uint64_t cli_host_mib(void)
 
 enum { OPT_CMDLINE = 256, OPT_APPEND, OPT_NESTED, OPT_CONSOLE, OPT_PROFILE,
        OPT_ROOTFS, OPT_DISK, OPT_NAME, OPT_STATE, OPT_NO_AGENT, OPT_INIT,
-       OPT_INIT_ARG, OPT_INIT_ENV, OPT_REPORT };
+       OPT_INIT_ARG, OPT_INIT_ENV, OPT_REPORT, OPT_OVERLAY };
 
 int cli_parse_run(int argc, char **argv, struct run_opts *o)
 {
@@ -181,6 +186,7 @@ int cli_parse_run(int argc, char **argv, struct run_opts *o)
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "profile", required_argument, NULL, OPT_PROFILE },
 		{ "rootfs", required_argument, NULL, OPT_ROOTFS },
+		{ "overlay", required_argument, NULL, OPT_OVERLAY },
 		{ "disk", required_argument, NULL, OPT_DISK },
 		{ "help", no_argument, NULL, 'h' },
 		{ "detach", no_argument, NULL, 'd' },
@@ -214,6 +220,7 @@ int cli_parse_run(int argc, char **argv, struct run_opts *o)
 		case OPT_CONSOLE: o->console = true; break;
 		case OPT_PROFILE: o->profile = optarg; break;
 		case OPT_ROOTFS: o->rootfs = optarg; break;
+		case OPT_OVERLAY: o->overlay = optarg; break;
 		case OPT_DISK:
 			if (o->n_disks == CLI_MAX_DISKS)
 				return cli_fail(EINVAL, "run: at most %d --disk options",

@@ -22,6 +22,7 @@ struct cli_exec_args {
 struct run_opts {
 	const char *kernel, *initrd, *cmdline, *append, *profile;
 	const char *rootfs;                 /* ext4 image, becomes /dev/vda */
+	const char *overlay;                /* "tmpfs" or an upper ext4 image */
 	const char *disks[CLI_MAX_DISKS];   /* "PATH[,ro]" */
 	unsigned n_disks;
 	uint64_t mem_mib;

@@ -108,6 +108,7 @@ static msbvm_config *run_config(const struct run_opts *o)
 		rc |= msbvm_config_set_agent_initrd(c, agent);
 	rc |= msbvm_config_set_initrd(c, o->initrd);
 	rc |= msbvm_config_set_rootfs(c, o->rootfs);
+	rc |= msbvm_config_set_overlay(c, o->overlay);
 	rc |= msbvm_config_set_memory_mib(c, o->mem_mib);
 	rc |= msbvm_config_set_nested(c, o->nested);
 	rc |= msbvm_config_set_cmdline(c, o->cmdline);

@@ -55,6 +55,10 @@ static int bcfg_root(void *fdt, const struct msbvm_config *c)
 	    (rc = fdt_property_string(fdt, BCFG_P_DEVICE, "/dev/vda")) ||
 	    (rc = fdt_property_string(fdt, BCFG_P_FSTYPE, "ext4")))
 		return rc;
+	if (c->overlay &&
+	    (rc = fdt_property_string(fdt, BCFG_P_UPPER, strcmp(c->overlay, "tmpfs") ?
+				      "/dev/vdb" : "tmpfs")))
+		return rc;
 	return fdt_end_node(fdt);
 }
 

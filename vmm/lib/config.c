@@ -58,7 +58,7 @@ static int cfg_each(struct msbvm_config *c, int (*fn)(char **s))
 
 	char **one[] = { &c->kernel, &c->agent_initrd, &c->initrd, &c->rootfs,
 			 &c->cmdline, &c->append, &c->name, &c->state_dir,
-			 &c->init, &c->profile };
+			 &c->init, &c->profile, &c->overlay };
 
 	for (unsigned i = 0; i < sizeof(one) / sizeof(one[0]); i++)
 		sum += fn(one[i]);
@@ -158,6 +158,11 @@ int msbvm_config_set_initrd(msbvm_config *c, const char *p)
 int msbvm_config_set_rootfs(msbvm_config *c, const char *p)
 {
 	return cfg_str(c, &c->rootfs, p, "rootfs");
+}
+
+int msbvm_config_set_overlay(msbvm_config *c, const char *upper)
+{
+	return cfg_str(c, &c->overlay, upper, "overlay");
 }
 
 int msbvm_config_add_disk(msbvm_config *c, const char *path, bool ro)
@@ -329,6 +334,14 @@ int cfg_validate(const struct msbvm_config *c)
 		return err_set(EINVAL, "--init needs the agent");
 	if ((c->n_init_args || c->n_init_env) && !c->init)
 		return err_set(EINVAL, "--init-arg/--init-env need --init");
+	if (c->overlay && !c->agent)
+		return err_set(EINVAL, "--overlay needs the agent (it mounts the overlay)");
+	if (c->overlay && strcmp(c->overlay, "tmpfs") && c->n_disks == CFG_MAX_DISKS)
+		return err_set(E2BIG, "--overlay IMAGE takes a disk slot: at most %d "
+			       "--disk with it", CFG_MAX_DISKS - 1);
+	if (c->overlay && c->rootfs && !strcmp(c->overlay, c->rootfs))
+		return err_set(EINVAL, "--overlay: the upper layer cannot be the root "
+			       "image itself (%s)", c->rootfs);
 	return cfg_validate_init(c);
 }
 

@@ -25,7 +25,7 @@
 
 struct msbvm_config {
 	char *kernel, *agent_initrd, *initrd, *rootfs, *cmdline, *append;
-	char *name, *state_dir, *init, *profile;
+	char *name, *state_dir, *init, *profile, *overlay;
 	struct machine_disk disks[CFG_MAX_DISKS];
 	unsigned n_disks;
 	char *init_args[CFG_MAX_LIST], *init_env[CFG_MAX_LIST];

@@ -131,8 +131,11 @@ static int sbx_build(struct msbvm *vm)
 	s.cmdline = cmdline;
 	s.initrd2 = bootcfg.data;
 	s.initrd2_len = bootcfg.len;
+	/* an overlay's lower layer is shared read-only; its upper disk is vdb */
 	if (c->rootfs)
-		s.disks[s.n_disks++] = (struct machine_disk){ c->rootfs, false };
+		s.disks[s.n_disks++] = (struct machine_disk){ c->rootfs, !!c->overlay };
+	if (c->overlay && strcmp(c->overlay, "tmpfs"))
+		s.disks[s.n_disks++] = (struct machine_disk){ c->overlay, false };
 	for (unsigned i = 0; i < c->n_disks; i++)
 		s.disks[s.n_disks++] = c->disks[i];
 	s.vsock_path = c->agent ? vm->sock : NULL;
