@@ -3,7 +3,8 @@
  * A VM's life: build a config, msbvm_create() (validates, maps RAM, loads
  * the kernel; nothing runs yet), msbvm_start() (its own vCPU and device
  * threads), msbvm_wait_ready() (the guest agent answered), then any number
- * of msbvm_exec() / msbvm_copy_in() / msbvm_copy_out(), msbvm_stop()
+ * of msbvm_exec() / msbvm_exec_detached() / msbvm_copy_in() /
+ * msbvm_copy_out(), msbvm_stop()
  * (graceful, then hard) and msbvm_destroy(). A VM started elsewhere (by
  * `msbvm run -d` or another process) is reached by name with msbvm_open().
  *
