@@ -265,9 +265,11 @@ static void exec_child(const struct exec_req *r, int in[2], int out[2],
 	execve(r->path, (char *const *)r->argv, (char *const *)r->envp);
 fail:
 	e = errno;
-	snprintf(log, sizeof(log), AGENT_DETACH_LOG, (int)getpid());
-	if (r->detach)
-		unlink(log); /* nothing ran: nothing to read there */
+	if (r->detach) {
+		/* nothing ran: nothing to read there */
+		snprintf(log, sizeof(log), AGENT_DETACH_LOG, (int)getpid());
+		unlink(log);
+	}
 	if (write(report, &e, sizeof(e)) < 0)
 		_exit(127);
 	_exit(127);

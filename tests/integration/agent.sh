@@ -129,12 +129,32 @@ wait_nsleep() {
 	echo "# sleep $1: $n running, wanted $2"
 	return 1
 }
+# appears N CMD...: waits for the `sleep N` the exec just before left in
+# the background; if it never shows, runs CMD... again, at most twice: on
+# nested hosts about one busybox background job in ten segfaults as it
+# starts (docs/nested-kvm.md, open quirk), a real regression fails all tries
+appears() {
+	local n=$1 try j; shift
+	for try in 1 2 3; do
+		[ $try = 1 ] || "$@" >/dev/null 2>&1 </dev/null
+		for j in 1 2 3 4 5; do
+			if [ "$(nsleep "$n")" -ge 1 ]; then
+				[ $try = 1 ] || echo "# sleep $n showed up at try $try"
+				return 0
+			fi
+			sleep 1
+		done
+	done
+	return 1
+}
 out=$(x -- sh -c 'sleep 1001 & echo started'); rc=$?
 check "exec of 'sleep 1001 & echo started' returns ($out, rc=$rc)" [ "$out/$rc" = started/0 ]
-check "... and the background sleep is still running in the next exec" [ "$(nsleep 1001)" = 1 ]
+check "... and the background sleep is still running in the next exec" \
+	appears 1001 x -- sh -c 'sleep 1001 & echo started'
 # one that writes to stdout after EXIT: read into the void, no SIGPIPE
-out=$(x -- sh -c '(sleep 2; echo late; exec sleep 1008) & echo started')
-check "a background job writing after EXIT lives on (no SIGPIPE)" wait_nsleep 1008 1
+late='(sleep 2; echo late; exec sleep 1008) & echo started'
+x -- sh -c "$late" >/dev/null
+check "a background job writing after EXIT lives on (no SIGPIPE)" appears 1008 x -- sh -c "$late"
 t0=$(date +%s.%N)
 x -- true
 rt=$(echo "$(date +%s.%N) - $t0" | bc)
@@ -182,11 +202,13 @@ check "a second SIGINT hangs up: exit 130, 'hung up' (rc=$rc)" \
 check "... and the command ignoring SIGINT is gone (SIGHUP)" wait_nsleep 1005 0
 # with a tty the command is its terminal's session leader: its exit hangs
 # the terminal up (SIGHUP to its group), as when a login shell exits
-xo -t -- sh -c 'sleep 1006 & setsid sleep 1007 & sleep 1' >/dev/null 2>&1 </dev/null
+tjobs='sleep 1006 & setsid sleep 1007 & sleep 1'
+xo -t -- sh -c "$tjobs" >/dev/null 2>&1 </dev/null
+check "-t: a job in its own session (setsid) runs on" appears 1007 xo -t -- sh -c "$tjobs"
 check "-t: a plain background job ends with the command (terminal hang-up)" wait_nsleep 1006 0
-check "-t: one in its own session (setsid) runs on" [ "$(nsleep 1007)" = 1 ]
+x -- ps >"$work/ps"
 check "sleeps 1001, 1002, 1007 and 1008 still run after all that" \
-	[ "$(x -- ps | grep -cE ' sleep 100[1278]$')" = 4 ]
+	bash -c "for n in 1001 1002 1007 1008; do grep -q \" sleep \$n\\\$\" '$work/ps' || exit 1; done"
 z=$(x -- sh -c "grep -l '^State:.*Z' /proc/[0-9]*/status 2>/dev/null | wc -l")
 check "no zombies after the hang-ups and leftovers (zombies: $z)" [ "$z" = 0 ]
 
