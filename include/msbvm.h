@@ -183,9 +183,10 @@ struct msbvm_exec {
  * executable (msbvm_errmsg says why), or -errno if it could not run;
  * -EINTR when a second interrupt on signal_fd made it hang up.
  * Who dies when (docs/protocol.md): the command exiting leaves what it
- * started in the background running; msbvm_exec returning early (hang-up,
- * a stopped caller, a lost connection) sends the command's process group
- * SIGHUP, then SIGKILL 5 s later. */
+ * started in the background running; the connection closing while the
+ * command runs (the second interrupt, the calling process dying, a lost
+ * socket) sends the command's process group SIGHUP, then SIGKILL 5 s
+ * later. */
 int msbvm_exec(msbvm *vm, const struct msbvm_exec *e);
 /* Starts a command detached and returns at once: argv, env, cwd and user
  * of e are used (the rest is ignored). It runs in its own session with
