@@ -194,8 +194,8 @@ kernel:
 # agentd: a static musl binary (~100 KiB) so the initramfs that carries it
 # unpacks in a blink even where the guest kernel is emulated. musl-gcc
 # does not see the kernel UAPI headers; they are linked into build/musl-inc.
-AGENT_SRCS := agentd/main.c agentd/serve.c agentd/exec.c agentd/files.c \
-	agentd/init.c agentd/config.c proto/proto.c
+AGENT_SRCS := agentd/main.c agentd/serve.c agentd/exec.c agentd/leftover.c \
+	agentd/files.c agentd/init.c agentd/config.c proto/proto.c
 AGENT_OBJS := $(AGENT_SRCS:%.c=build/musl/%.o)
 MUSL_INC := build/musl-inc
 agentd: build/agentd.cpio

@@ -22,6 +22,18 @@
 /* After the command exits, how long EXIT waits for its stdout/stderr to
  * reach EOF; a daemon it left holding them must not hang the client. */
 #define AGENT_EXIT_DRAIN_MS 250
+/* A client that leaves while its command runs hangs the command up: SIGHUP
+ * (and SIGCONT) to its process group, SIGKILL this long after, for what
+ * ignored the SIGHUP (docs/protocol.md "Who dies when"). */
+#define AGENT_HANGUP_GRACE_MS PROTO_HANGUP_GRACE_MS
+/* Hung-up groups waiting for their SIGKILL; one more is killed at once. */
+#define AGENT_MAX_HANGUPS 64
+/* stdout/stderr still held open by what finished sessions left running:
+ * read and thrown away so their writes never block or hit EPIPE; past
+ * this many, one is closed (its writers get EPIPE, as before). */
+#define AGENT_MAX_LEFTOVER 64
+/* Where a detached command's stdout and stderr go (%d: its pid). */
+#define AGENT_DETACH_LOG "/run/msbvm/exec-%d.log"
 
 /* One exec session: a process and its stdio. */
 struct session {
@@ -51,9 +63,17 @@ struct aconn {
 	void *dir;                 /* OP_LIST (DIR *) */
 };
 
+/* A process group hung up (SIGHUP sent), SIGKILLed at kill_ms. */
+struct hangup {
+	pid_t pgid;                /* 0: free slot */
+	int64_t kill_ms;
+};
+
 struct agent {
 	int listen_fd, sig_fd;
 	struct aconn conns[AGENT_MAX_CONNS];
+	struct hangup hangups[AGENT_MAX_HANGUPS];
+	int leftover[AGENT_MAX_LEFTOVER]; /* -1: free (leftover_init) */
 	bool shutting_down;
 	bool handoff;              /* not PID 1: a real init is */
 	int64_t shutdown_deadline_ms;
@@ -76,6 +96,8 @@ const char *agent_errno_kind(int e);
  * kv_get stops at a longer key as if the list ended there, so a later
  * path= or mode= would go unseen: requests with one are refused whole. */
 bool agent_keys_fit(const uint8_t *data, size_t len);
+/* Ends a connection; a command still running there is hung up. */
+void agent_drop(struct agent *a, struct aconn *c);
 
 /* exec.c */
 /* An EXEC request: pointers into the frame (parsed), then what the agent
@@ -86,7 +108,7 @@ struct exec_req {
 	const char *reqenv[AGENT_MAX_ARGS];
 	unsigned argc, envc, nreqenv;
 	const char *cwd, *user;
-	bool tty;
+	bool tty, detach;
 	long long rows, cols;
 	char path[4096];
 	uid_t uid;
@@ -111,16 +133,34 @@ void exec_frame(struct aconn *c, const struct proto_frame *f);
 void exec_pump(struct aconn *c, short in_rev, short out_rev, short err_rev);
 /* A child exited (from the SIGCHLD loop); false if no session owned it. */
 bool exec_reaped(struct agent *a, pid_t pid, int status);
-/* Connection gone or agent shutting down: signal the session's process
- * group (also once the leader exited: what it left behind goes too). */
+/* SIGNAL or the agent shutting down: signal the session's process group
+ * (also once the leader exited, until EXIT: what it left there too). */
 void exec_kill(struct aconn *c, int sig);
 void exec_release(struct aconn *c);
+/* The session ends with its leader gone but before EXIT (the client left
+ * during the drain): its output streams go to the leftover set, since
+ * what the command left running may still write there. */
+void exec_leave(struct agent *a, struct aconn *c);
 /* Sends EXIT once the leader exited and its output is drained (EOF, or
- * AGENT_EXIT_DRAIN_MS passed and what it wrote is sent); true if sent. */
-bool exec_done(struct aconn *c);
+ * AGENT_EXIT_DRAIN_MS passed and what it wrote is sent); true if sent.
+ * Streams still held open then go to a's leftover set. */
+bool exec_done(struct agent *a, struct aconn *c);
 /* When exec_done must be called again without an fd event (an
  * agent_now_ms time), or -1: nothing to wait for but fds. */
 int64_t exec_deadline(const struct aconn *c);
+
+/* leftover.c: what sessions leave behind. Hang-ups: SIGHUP + SIGCONT to
+ * pgid now, SIGKILL AGENT_HANGUP_GRACE_MS later (at once if the table is
+ * full). */
+void leftover_hangup(struct agent *a, pid_t pgid);
+/* SIGKILLs the hung-up groups whose grace is over (serve.c's poll wakes
+ * at the nearest kill_ms). */
+void leftover_tick(struct agent *a);
+/* Takes a stream's read end: drained and discarded until EOF. */
+void leftover_keep(struct agent *a, int fd);
+/* The leftover stream in slot i is readable (or hung up). */
+void leftover_drain(struct agent *a, unsigned i);
+void leftover_init(struct agent *a);
 
 /* files.c */
 void files_request(struct aconn *c, const struct proto_frame *f);

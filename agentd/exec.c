@@ -2,7 +2,10 @@
  * are typed errors rather than exit codes, then fork + exec with pipes or a
  * pty, and stream stdio as frames. EXIT follows the process's exit, once
  * what it wrote is sent and its stdout/stderr reached EOF or, if something
- * it started still holds them (a daemon), after AGENT_EXIT_DRAIN_MS. */
+ * it started still holds them (a daemon), after AGENT_EXIT_DRAIN_MS; what
+ * it started keeps running (leftover.c keeps its streams drained).
+ * detach=1: the command starts with stdin /dev/null and stdout/stderr in
+ * AGENT_DETACH_LOG, STARTED is the whole reply, nothing streams. */
 #include "agentd.h"
 
 #include <errno.h>
@@ -76,11 +79,13 @@ static const char *exec_entry(struct exec_req *r, const char *key,
 		r->user = val;
 	} else if (!strcmp(key, "tty")) {
 		r->tty = !strcmp(val, "1");
+	} else if (!strcmp(key, "detach")) {
+		r->detach = !strcmp(val, "1");
 	} else if (!strcmp(key, "rows") || !strcmp(key, "cols")) {
 		if (!kv_num(val, 1, 65535, key[0] == 'r' ? &r->rows : &r->cols))
 			return "not a number in 1-65535";
 	} else {
-		return "unknown key (known: arg env cwd user tty rows cols)";
+		return "unknown key (known: arg env cwd user tty rows cols detach)";
 	}
 	return NULL;
 }
@@ -120,6 +125,11 @@ bool exec_parse(struct exec_req *r, const uint8_t *data, size_t len,
 	}
 	if (!r->argc || !*r->argv[0]) {
 		snprintf(why, whylen, "EXEC needs arg= entries, the first not empty");
+		return false;
+	}
+	if (r->detach && r->tty) {
+		snprintf(why, whylen, "EXEC detach=1 with tty=1: a detached command "
+			 "has no terminal");
 		return false;
 	}
 	return true;
@@ -201,14 +211,41 @@ void agent_reset_signals(void)
 		signal(s, SIG_DFL);
 }
 
+/* A detached child's stdio: stdin /dev/null, stdout and stderr the log
+ * (opened as root in root's /run/msbvm, then given to the user). */
+static int exec_detached_stdio(const struct exec_req *r)
+{
+	char log[64];
+	int in, out;
+
+	snprintf(log, sizeof(log), AGENT_DETACH_LOG, (int)getpid());
+	mkdir("/run/msbvm", 0755);
+	in = open("/dev/null", O_RDONLY);
+	out = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0640);
+	if (in < 0 || out < 0 || fchown(out, r->uid, r->gid) < 0)
+		return -1;
+	dup2(in, 0);
+	dup2(out, 1);
+	dup2(out, 2);
+	if (in > 2)
+		close(in);
+	if (out > 2)
+		close(out);
+	return 0;
+}
+
 static void exec_child(const struct exec_req *r, int in[2], int out[2],
 		       int err[2], int pty, const char *slave, int report)
 {
+	char log[64];
 	int e;
 
 	agent_reset_signals();
 	setsid();
-	if (pty >= 0) {
+	if (r->detach) {
+		if (exec_detached_stdio(r) < 0)
+			goto fail;
+	} else if (pty >= 0) {
 		int fd = open(slave, O_RDWR);
 		if (fd < 0 || ioctl(fd, TIOCSCTTY, 0) < 0)
 			goto fail;
@@ -228,6 +265,11 @@ static void exec_child(const struct exec_req *r, int in[2], int out[2],
 	execve(r->path, (char *const *)r->argv, (char *const *)r->envp);
 fail:
 	e = errno;
+	if (r->detach) {
+		/* nothing ran: nothing to read there */
+		snprintf(log, sizeof(log), AGENT_DETACH_LOG, (int)getpid());
+		unlink(log);
+	}
 	if (write(report, &e, sizeof(e)) < 0)
 		_exit(127);
 	_exit(127);
@@ -251,13 +293,15 @@ static void exec_close(int *fd)
  * (it closes on success). Returns 0 or an errno. */
 static int exec_spawn(struct exec_req *r, struct session *s)
 {
-	int in[2], out[2], err[2], rep[2] = { -1, -1 }, pty = -1, e = 0;
+	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, err[2] = { -1, -1 };
+	int rep[2] = { -1, -1 }, pty = -1, e = 0;
 	char *slave = NULL;
 
-	if (r->tty) {
+	if (r->detach) {
+		/* the child opens its own stdio */
+	} else if (r->tty) {
 		struct winsize ws = { .ws_row = (unsigned short)r->rows,
 				      .ws_col = (unsigned short)r->cols };
-		in[0] = in[1] = out[0] = out[1] = err[0] = err[1] = -1;
 		pty = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
 		if (pty < 0 || grantpt(pty) < 0 || unlockpt(pty) < 0 ||
 		    !(slave = ptsname(pty))) {
@@ -278,7 +322,9 @@ static int exec_spawn(struct exec_req *r, struct session *s)
 	exec_close(&rep[1]);
 	if (read(rep[0], &e, sizeof(e)) != sizeof(e))
 		e = 0;
-	if (pty >= 0) {
+	if (r->detach) {
+		goto out;
+	} else if (pty >= 0) {
 		s->out_fd = pty;
 		s->in_fd = fcntl(pty, F_DUPFD_CLOEXEC, 3);
 		pty = -1;
@@ -302,64 +348,94 @@ out:
 	return e;
 }
 
+/* Preflight: the request's user, environment, cwd and command; false
+ * once an ERROR reply is queued. */
+static bool exec_prepare(struct exec_req *r, struct aconn *c,
+			 const struct proto_frame *f)
+{
+	static char home[300];
+	struct stat st;
+	char why[160];
+	int e;
+
+	if (!exec_parse(r, f->data, f->len, why, sizeof(why))) {
+		agent_reply_error(c, f->id, "bad_request", "%s", why);
+		return false;
+	}
+	if (!exec_user(r)) {
+		agent_reply_error(c, f->id, "bad_user", "user '%s' not found in "
+				  "/etc/passwd", r->user);
+		return false;
+	}
+	/* defaults, then the request's env= entries (later wins) */
+	snprintf(home, sizeof(home), "HOME=%s", r->home);
+	exec_setenv(r, "PATH=" EXEC_DEFAULT_PATH);
+	exec_setenv(r, home);
+	if (r->tty)
+		exec_setenv(r, "TERM=xterm");
+	for (unsigned i = 0; i < r->nreqenv; i++)
+		exec_setenv(r, r->reqenv[i]);
+	r->envp[r->envc] = NULL;
+	r->argv[r->argc] = NULL;
+	if (stat(r->cwd, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		agent_reply_error(c, f->id, "bad_cwd", "working directory %s: %s",
+				  r->cwd, stat(r->cwd, &st) < 0 ? strerror(errno) :
+				  "not a directory");
+		return false;
+	}
+	if ((e = exec_resolve(r))) {
+		agent_reply_error(c, f->id, e == ENOENT ? "not_found" : "not_executable",
+				  "%s: %s", r->argv[0], e == ENOENT ? "not found" :
+				  strerror(e));
+		return false;
+	}
+	return true;
+}
+
+/* A spawn that failed: the child (if any) exits 127 and the SIGCHLD loop
+ * reaps it like any orphan. */
+static void exec_refuse(struct aconn *c, uint32_t id, const struct exec_req *r,
+			int e)
+{
+	agent_reply_error(c, id, e == ENOENT ? "not_found" : "exec_failed",
+			  "%s: %s", r->argv[0], strerror(e));
+}
+
 void exec_start(struct agent *a, struct aconn *c, const struct proto_frame *f)
 {
 	static struct exec_req r;
 	static struct kvbuf kv;
-	struct stat st;
-	char why[160];
+	struct session d = { .in_fd = -1, .out_fd = -1, .err_fd = -1 };
 	int e;
 
 	if (a->shutting_down) {
 		agent_reply_error(c, f->id, "shutting_down", "the VM is shutting down");
 		return;
 	}
-	if (!exec_parse(&r, f->data, f->len, why, sizeof(why))) {
-		agent_reply_error(c, f->id, "bad_request", "%s", why);
+	if (!exec_prepare(&r, c, f))
 		return;
-	}
-	if (!exec_user(&r)) {
-		agent_reply_error(c, f->id, "bad_user", "user '%s' not found in "
-				  "/etc/passwd", r.user);
-		return;
-	}
-	/* defaults, then the request's env= entries (later wins) */
-	static char home[300];
-	snprintf(home, sizeof(home), "HOME=%s", r.home);
-	exec_setenv(&r, "PATH=" EXEC_DEFAULT_PATH);
-	exec_setenv(&r, home);
-	if (r.tty)
-		exec_setenv(&r, "TERM=xterm");
-	for (unsigned i = 0; i < r.nreqenv; i++)
-		exec_setenv(&r, r.reqenv[i]);
-	r.envp[r.envc] = NULL;
-	r.argv[r.argc] = NULL;
-	if (stat(r.cwd, &st) < 0 || !S_ISDIR(st.st_mode)) {
-		agent_reply_error(c, f->id, "bad_cwd", "working directory %s: %s",
-				  r.cwd, stat(r.cwd, &st) < 0 ? strerror(errno) :
-				  "not a directory");
-		return;
-	}
-	if ((e = exec_resolve(&r))) {
-		agent_reply_error(c, f->id, e == ENOENT ? "not_found" : "not_executable",
-				  "%s: %s", r.argv[0], e == ENOENT ? "not found" :
-				  strerror(e));
+	kv_init(&kv);
+	if (r.detach) {
+		/* nobody owns it: it is reaped as an orphan when it exits */
+		if ((e = exec_spawn(&r, &d))) {
+			exec_refuse(c, f->id, &r, e);
+			return;
+		}
+		kv_addf(&kv, "pid", "%d", (int)d.pid);
+		kv_addf(&kv, "log", AGENT_DETACH_LOG, (int)d.pid);
+		pconn_send(&c->pc, P_STARTED, 0, f->id, kv.buf, kv.len);
 		return;
 	}
 	memset(&c->s, 0, sizeof(c->s));
 	c->s.in_fd = c->s.out_fd = c->s.err_fd = -1;
 	c->s.tty = r.tty;
 	if ((e = exec_spawn(&r, &c->s))) {
-		/* a child that failed to exec exits 127; the SIGCHLD loop
-		 * reaps it like any orphan */
 		exec_release(c);
-		agent_reply_error(c, f->id, e == ENOENT ? "not_found" : "exec_failed",
-				  "%s: %s", r.argv[0], strerror(e));
+		exec_refuse(c, f->id, &r, e);
 		return;
 	}
 	c->op = OP_EXEC;
 	c->op_id = f->id;
-	kv_init(&kv);
 	kv_addf(&kv, "pid", "%d", (int)c->s.pid);
 	pconn_send(&c->pc, P_STARTED, 0, f->id, kv.buf, kv.len);
 }
@@ -490,17 +566,18 @@ static bool exec_drained(const struct session *s, int fd, size_t owed)
 	return fd < 0 || (!owed && agent_now_ms() >= s->exit_ms + AGENT_EXIT_DRAIN_MS);
 }
 
-/* Ends a stream still held open after the grace: EOF to the host, and
- * whoever writes there later gets EPIPE (or the pty hangs up). */
-static void exec_cut(struct aconn *c, int *fd, uint16_t type)
+/* Ends a stream still held open after the grace: EOF to the host; what
+ * writes there later is read and discarded (leftover.c). */
+static void exec_cut(struct agent *a, struct aconn *c, int *fd, uint16_t type)
 {
 	if (*fd < 0)
 		return;
 	pconn_send(&c->pc, type, P_FLAG_EOF, c->op_id, NULL, 0);
-	exec_close(fd);
+	leftover_keep(a, *fd);
+	*fd = -1;
 }
 
-bool exec_done(struct aconn *c)
+bool exec_done(struct agent *a, struct aconn *c)
 {
 	static struct kvbuf kv;
 	struct session *s = &c->s;
@@ -509,8 +586,8 @@ bool exec_done(struct aconn *c)
 	    !exec_drained(s, s->out_fd, s->owed_out) ||
 	    !exec_drained(s, s->err_fd, s->owed_err))
 		return false;
-	exec_cut(c, &s->out_fd, P_STDOUT);
-	exec_cut(c, &s->err_fd, P_STDERR);
+	exec_cut(a, c, &s->out_fd, P_STDOUT);
+	exec_cut(a, c, &s->err_fd, P_STDERR);
 	kv_init(&kv);
 	if (WIFSIGNALED(s->status))
 		kv_addf(&kv, "signal", "%d", WTERMSIG(s->status));
@@ -534,12 +611,20 @@ int64_t exec_deadline(const struct aconn *c)
 }
 
 /* The process group outlives its leader (a pgid is not reused while a
- * member lives), so a SIGNAL or a dropped connection still reaches what
- * the command left running until the session ends with EXIT. */
+ * member lives), so a SIGNAL still reaches what the command left running
+ * until the session ends with EXIT. */
 void exec_kill(struct aconn *c, int sig)
 {
 	if (c->op == OP_EXEC && c->s.pid > 0)
 		kill(-c->s.pid, sig);
+}
+
+void exec_leave(struct agent *a, struct aconn *c)
+{
+	leftover_keep(a, c->s.out_fd);
+	leftover_keep(a, c->s.err_fd);
+	c->s.out_fd = c->s.err_fd = -1;
+	exec_release(c);
 }
 
 void exec_release(struct aconn *c)

@@ -112,10 +112,14 @@ static void agent_accept(struct agent *a)
 	}
 }
 
-static void agent_drop(struct aconn *c)
+/* A command still running is hung up (leftover.c); one that exited
+ * while its output drained leaves what it started running. */
+void agent_drop(struct agent *a, struct aconn *c)
 {
-	if (c->op == OP_EXEC)
-		exec_kill(c, SIGKILL);
+	if (c->op == OP_EXEC && !c->s.exited)
+		leftover_hangup(a, c->s.pid);
+	if (c->op == OP_EXEC && c->s.exited)
+		exec_leave(a, c);
 	exec_release(c);
 	files_release(c);
 	pconn_free(&c->pc);
@@ -153,6 +157,21 @@ bool agent_keys_fit(const uint8_t *data, size_t len)
 		if (strcspn((const char *)data + i, "=") >= AGENT_KEY_MAX)
 			return false;
 	return true;
+}
+
+/* PID 1 without a handoff: every process in the guest is ours to end
+ * (kill(-1) from anything else would reach far more than the guest's). */
+static bool agent_is_init(const struct agent *a)
+{
+	return !a->handoff && getpid() == 1;
+}
+
+/* Some process still runs under us (as PID 1: anywhere in the guest). */
+static bool agent_has_children(void)
+{
+	siginfo_t si;
+
+	return waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) == 0;
 }
 
 static void agent_dispatch(struct agent *a, struct aconn *c,
@@ -201,6 +220,10 @@ static void agent_dispatch(struct agent *a, struct aconn *c,
 		agent_log("shutdown requested");
 		a->shutting_down = true;
 		a->shutdown_deadline_ms = agent_now_ms() + AGENT_TERM_GRACE_MS;
+		/* as PID 1: everything (detached commands, what sessions left
+		 * running); under a real init, only our sessions */
+		if (agent_is_init(a))
+			kill(-1, SIGTERM);
 		for (unsigned i = 0; i < AGENT_MAX_CONNS; i++)
 			if (a->conns[i].used && a->conns[i].op == OP_EXEC)
 				exec_kill(&a->conns[i], SIGTERM);
@@ -244,10 +267,13 @@ static void agent_reap(struct agent *a)
 			a->reaped++;
 }
 
+#define AGENT_POLL_MAX (2 + AGENT_MAX_CONNS * 4 + AGENT_MAX_LEFTOVER)
 struct agent_poll {
-	struct pollfd fds[2 + AGENT_MAX_CONNS * 4];
-	struct aconn *owner[2 + AGENT_MAX_CONNS * 4];
-	int which[2 + AGENT_MAX_CONNS * 4]; /* 0 conn, 1 stdin, 2 out, 3 err */
+	struct pollfd fds[AGENT_POLL_MAX];
+	struct aconn *owner[AGENT_POLL_MAX];
+	/* with an owner: 0 conn, 1 stdin, 2 out, 3 err; without: 0 listener,
+	 * 1 signalfd, 2 + i leftover stream i */
+	int which[AGENT_POLL_MAX];
 	nfds_t n;
 };
 
@@ -266,6 +292,8 @@ static void agent_poll_build(struct agent *a, struct agent_poll *p)
 	p->n = 0;
 	agent_poll_add(p, a->listen_fd, POLLIN, NULL, 0);
 	agent_poll_add(p, a->sig_fd, POLLIN, NULL, 1);
+	for (unsigned i = 0; i < AGENT_MAX_LEFTOVER; i++)
+		agent_poll_add(p, a->leftover[i], POLLIN, NULL, 2 + (int)i);
 	for (unsigned i = 0; i < AGENT_MAX_CONNS; i++) {
 		struct aconn *c = &a->conns[i];
 		bool room = pconn_can_send(&c->pc);
@@ -291,11 +319,13 @@ static void agent_shutdown_tick(struct agent *a, bool *done)
 
 	for (unsigned i = 0; i < AGENT_MAX_CONNS; i++)
 		busy |= a->conns[i].used && a->conns[i].op == OP_EXEC;
+	/* as PID 1, the SIGTERM went to everyone: wait for them all */
+	busy |= agent_is_init(a) && agent_has_children();
 	if (busy && agent_now_ms() < a->shutdown_deadline_ms)
 		return;
 	/* PID 1's kill(-1) reaches every process but itself; under a real
 	 * init only our own sessions go, the init stops the rest in order */
-	if (!a->handoff)
+	if (agent_is_init(a))
 		kill(-1, SIGKILL);
 	for (unsigned i = 0; i < AGENT_MAX_CONNS; i++)
 		if (a->conns[i].used)
@@ -316,8 +346,10 @@ static void agent_step(struct agent *a, struct agent_poll *p)
 			continue;
 		if (!c && p->which[i] == 0)
 			agent_accept(a);
-		else if (!c)
+		else if (!c && p->which[i] == 1)
 			agent_reap(a);
+		else if (!c)
+			leftover_drain(a, (unsigned)(p->which[i] - 2));
 		else if (c->used && p->which[i] == 0 && (rev & POLLOUT))
 			pconn_flush(&c->pc);
 		if (c && c->used && p->which[i] == 0 && (rev & (POLLIN | POLLHUP | POLLERR)))
@@ -332,22 +364,28 @@ static void agent_step(struct agent *a, struct agent_poll *p)
 		if (!c->used)
 			continue;
 		files_pump(c);
-		if (c->op == OP_EXEC && exec_done(c))
+		if (c->op == OP_EXEC && exec_done(a, c))
 			exec_release(c);
 		if (pconn_pending(&c->pc))
 			pconn_flush(&c->pc);
 		if (c->pc.failed || (c->pc.eof && !pconn_pending(&c->pc) &&
 				     c->pc.in_len == c->pc.in_used))
-			agent_drop(c);
+			agent_drop(a, c);
 	}
+	leftover_tick(a);
 }
 
 /* poll's timeout: none while a GET or LIST can stream, a tick while
- * shutting down, else until the nearest exec drain deadline, else none. */
+ * shutting down, else until the nearest exec drain or hang-up deadline,
+ * else none. */
 static int agent_poll_timeout(const struct agent *a)
 {
 	int64_t first = -1, now = agent_now_ms();
 	int t = a->shutting_down ? 100 : -1;
+
+	for (unsigned i = 0; i < AGENT_MAX_HANGUPS; i++)
+		if (a->hangups[i].pgid && (first < 0 || a->hangups[i].kill_ms < first))
+			first = a->hangups[i].kill_ms;
 
 	for (unsigned i = 0; i < AGENT_MAX_CONNS; i++) {
 		const struct aconn *c = &a->conns[i];
@@ -376,6 +414,7 @@ int agent_serve(struct agent *a)
 	sigset_t mask;
 	bool done = false;
 
+	leftover_init(a);
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &mask, NULL);

@@ -3,7 +3,8 @@
  * A VM's life: build a config, msbvm_create() (validates, maps RAM, loads
  * the kernel; nothing runs yet), msbvm_start() (its own vCPU and device
  * threads), msbvm_wait_ready() (the guest agent answered), then any number
- * of msbvm_exec() / msbvm_copy_in() / msbvm_copy_out(), msbvm_stop()
+ * of msbvm_exec() / msbvm_exec_detached() / msbvm_copy_in() /
+ * msbvm_copy_out(), msbvm_stop()
  * (graceful, then hard) and msbvm_destroy(). A VM started elsewhere (by
  * `msbvm run -d` or another process) is reached by name with msbvm_open().
  *
@@ -181,12 +182,27 @@ struct msbvm_exec {
 	msbvm_output_fn on_output;   /* called when the fd is -1 */
 	void *opaque;
 	int signal_fd;               /* read end of a pipe of ints: signals to
-				      * forward to the command; -1 none */
+				      * forward to the command; -1 none. A
+				      * second SIGINT (or SIGTERM) is not
+				      * forwarded: msbvm_exec hangs up */
 };
 /* Runs a command and waits for it. Returns its status as a shell reports
  * it: the exit code, 128+N for signal N, 127 not found, 126 not
- * executable (msbvm_errmsg says why), or -errno if it could not run. */
+ * executable (msbvm_errmsg says why), or -errno if it could not run;
+ * -EINTR when a second interrupt on signal_fd made it hang up.
+ * Who dies when (docs/protocol.md): the command exiting leaves what it
+ * started in the background running; the connection closing while the
+ * command runs (the second interrupt, the calling process dying, a lost
+ * socket) sends the command's process group SIGHUP, then SIGKILL 5 s
+ * later. */
 int msbvm_exec(msbvm *vm, const struct msbvm_exec *e);
+/* Starts a command detached and returns at once: argv, env, cwd and user
+ * of e are used (the rest is ignored). It runs in its own session with
+ * stdin /dev/null and stdout + stderr in the guest file
+ * /run/msbvm/exec-PID.log, survives the caller, and lives until it exits
+ * or the VM stops. Returns 0 with its guest pid in *pid, 127/126/125 if
+ * the agent refused it (as msbvm_exec; msbvm_errmsg says why), or -errno. */
+int msbvm_exec_detached(msbvm *vm, const struct msbvm_exec *e, int *pid);
 /* Copies a regular file. copy_out writes a temporary file beside
  * host_path and renames it only on success: nothing is lost on failure. */
 int msbvm_copy_in(msbvm *vm, const char *host_path, const char *guest_path);

@@ -20,6 +20,9 @@
  * process's stdout then blocks): backpressure, and a cap on memory. */
 #define PROTO_OUT_HIGH (256u * 1024)
 #define PROTO_OUT_CAP (PROTO_OUT_HIGH + PROTO_HDR + PROTO_MAX_PAYLOAD)
+/* A connection closed while its EXEC's command runs is a hang-up: SIGHUP
+ * to the command's process group, SIGKILL this long after. */
+#define PROTO_HANGUP_GRACE_MS 5000
 
 enum proto_type {
 	P_HELLO = 1, P_ERROR = 2, P_OK = 3,

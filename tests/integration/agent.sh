@@ -3,7 +3,8 @@
 #  boot A: `msbvm run --rootfs IMG -- CMD` in the foreground (stdout and
 #          stderr separated, exit code, kernel.log kept out of stdout);
 #  boot B: `msbvm run -d`, then many `msbvm exec` / `cp` / socat / hostile
-#          peers against the same running VM, a file-system stress run
+#          peers against the same running VM (who dies when: background
+#          jobs, exec -d, hang-ups of killed and interrupted clients), a file-system stress run
 #          (tools/guest/fsstress.c) on a scratch ext4 disk, then `msbvm stop`.
 # Every image a boot wrote is checked with e2fsck -fn after the VM exits.
 . "$(dirname "$0")/lib.sh"
@@ -111,6 +112,105 @@ out=$(x -- sh -c 'sleep 60 & echo started'); rc=$?
 dt=$(( $(date +%s) - t0 ))
 check "a background child holding stdout does not hang exec ($out, rc=$rc, ${dt}s)" \
 	[ "$out" = started -a $rc = 0 -a $dt -lt 20 ]
+
+# Who dies when (docs/protocol.md): what a command starts in the background
+# outlives it; exec -d starts a command no client holds; a client that goes
+# away while its command runs hangs it up: SIGHUP, SIGKILL 5 s later.
+# nsleep N: how many `sleep N` run in the guest (busybox ps: PID USER ARGS)
+nsleep() { x -- ps | grep -c " sleep $1\$"; }
+# wait_nsleep N WANT: up to 30 s for that count (each ps is one exec)
+wait_nsleep() {
+	local i n
+	for i in $(seq 30); do
+		n=$(nsleep "$1")
+		[ "$n" = "$2" ] && return 0
+		sleep 1
+	done
+	echo "# sleep $1: $n running, wanted $2"
+	return 1
+}
+# appears N CMD...: waits for the `sleep N` the exec just before left in
+# the background; if it never shows, runs CMD... again, at most twice: on
+# nested hosts about one busybox background job in ten segfaults as it
+# starts (docs/nested-kvm.md, open quirk), a real regression fails all tries
+appears() {
+	local n=$1 try j; shift
+	for try in 1 2 3; do
+		[ $try = 1 ] || "$@" >/dev/null 2>&1 </dev/null
+		for j in 1 2 3 4 5; do
+			if [ "$(nsleep "$n")" -ge 1 ]; then
+				[ $try = 1 ] || echo "# sleep $n showed up at try $try"
+				return 0
+			fi
+			sleep 1
+		done
+	done
+	return 1
+}
+out=$(x -- sh -c 'sleep 1001 & echo started'); rc=$?
+check "exec of 'sleep 1001 & echo started' returns ($out, rc=$rc)" [ "$out/$rc" = started/0 ]
+check "... and the background sleep is still running in the next exec" \
+	appears 1001 x -- sh -c 'sleep 1001 & echo started'
+# one that writes to stdout after EXIT: read into the void, no SIGPIPE
+late='(sleep 2; echo late; exec sleep 1008) & echo started'
+x -- sh -c "$late" >/dev/null
+check "a background job writing after EXIT lives on (no SIGPIPE)" appears 1008 x -- sh -c "$late"
+t0=$(date +%s.%N)
+x -- true
+rt=$(echo "$(date +%s.%N) - $t0" | bc)
+t0=$(date +%s.%N)
+pid=$(xo -d -- sh -c 'echo detached-out; echo detached-err >&2; exec sleep 1002'); rc=$?
+dt=$(echo "$(date +%s.%N) - $t0" | bc)
+echo "# exec -d took $dt s, exec true $rt s"
+check "exec -d exits 0 and prints the guest pid (rc=$rc, '$pid')" \
+	bash -c "[ $rc = 0 ] && [[ '$pid' =~ ^[0-9]+\$ ]]"
+check "exec -d returns at once, not after its command (${dt}s)" \
+	[ "$(echo "$dt < 20" | bc)" = 1 ]
+args=$(x -- cat /proc/$pid/cmdline | tr '\0' ' ')
+check "... its process runs with that pid ($args)" [ "$args" = "sleep 1002 " ]
+check "... in its own session (sid = pid)" [ "$(x -- cut -d' ' -f6 /proc/$pid/stat)" = "$pid" ]
+check "... its stdout and stderr in /run/msbvm/exec-$pid.log" \
+	[ "$(x -- cat /run/msbvm/exec-$pid.log | tr '\n' ' ')" = "detached-out detached-err " ]
+xo -d -- no-such-command >"$work/o" 2>"$work/e"; rc=$?
+check "exec -d of a missing command: 127 + 'not found', no pid (rc=$rc)" \
+	bash -c "[ $rc = 127 ] && [ ! -s '$work/o' ] && grep -q 'no-such-command: not found' '$work/e'"
+# kill -9 of the client; the command ignores SIGHUP: SIGKILL after the grace
+"$msbvm" exec --state-dir "$state" tb -- sh -c 'trap "" HUP; sleep 1003' \
+	</dev/null >/dev/null 2>&1 &
+cpid=$!
+wait_nsleep 1003 1
+kill -9 $cpid; wait $cpid 2>/dev/null
+check "kill -9 of the client: the command (ignoring SIGHUP) is gone after the grace" \
+	wait_nsleep 1003 0
+check "... the agent hung it up, then SIGKILLed it (kernel.log)" \
+	bash -c "grep -q 'client gone: SIGHUP to process group' '$state/tb/kernel.log' &&
+		grep -q 'outlived its hang-up: SIGKILL' '$state/tb/kernel.log'"
+# Ctrl-C without a tty is forwarded as SIGINT; a second one hangs up
+"$msbvm" exec --state-dir "$state" tb -- sleep 1004 </dev/null >/dev/null 2>&1 &
+cpid=$!
+wait_nsleep 1004 1
+kill -INT $cpid; wait $cpid; rc=$?
+check "SIGINT to the client (no tty): forwarded, exit 130 (rc=$rc)" [ $rc = 130 ]
+check "... and that sleep is gone" wait_nsleep 1004 0
+"$msbvm" exec --state-dir "$state" tb -- sh -c 'trap "" INT; sleep 1005' \
+	</dev/null >/dev/null 2>"$work/e" &
+cpid=$!
+wait_nsleep 1005 1
+kill -INT $cpid; sleep 1; kill -INT $cpid; wait $cpid; rc=$?
+check "a second SIGINT hangs up: exit 130, 'hung up' (rc=$rc)" \
+	bash -c "[ $rc = 130 ] && grep -q 'hung up the command' '$work/e'"
+check "... and the command ignoring SIGINT is gone (SIGHUP)" wait_nsleep 1005 0
+# with a tty the command is its terminal's session leader: its exit hangs
+# the terminal up (SIGHUP to its group), as when a login shell exits
+tjobs='sleep 1006 & setsid sleep 1007 & sleep 1'
+xo -t -- sh -c "$tjobs" >/dev/null 2>&1 </dev/null
+check "-t: a job in its own session (setsid) runs on" appears 1007 xo -t -- sh -c "$tjobs"
+check "-t: a plain background job ends with the command (terminal hang-up)" wait_nsleep 1006 0
+x -- ps >"$work/ps"
+check "sleeps 1001, 1002, 1007 and 1008 still run after all that" \
+	bash -c "for n in 1001 1002 1007 1008; do grep -q \" sleep \$n\\\$\" '$work/ps' || exit 1; done"
+z=$(x -- sh -c "grep -l '^State:.*Z' /proc/[0-9]*/status 2>/dev/null | wc -l")
+check "no zombies after the hang-ups and leftovers (zombies: $z)" [ "$z" = 0 ]
 
 # files
 printf 'hello\nworld\n' > "$work/put.txt"

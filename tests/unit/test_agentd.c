@@ -1,7 +1,8 @@
 /* agentd's host-testable parts: the EXEC request parser (a malformed frame
  * must be refused whole, never run a partial argv), the kernel command
- * line's percent-decoding, file transfer on non-regular files, and the
- * session's EXIT/SIGNAL rules around a leader that exited. */
+ * line's percent-decoding, file transfer on non-regular files, the
+ * session's EXIT/SIGNAL rules around a leader that exited, and who dies
+ * when: hang-up of a dropped client, what a finished command left. */
 #include "check.h"
 #include "agentd/agentd.h"
 
@@ -71,6 +72,7 @@ static void test_parse_ok(void)
 		"env=FOO=bar", "env=EMPTY=", "cwd=/tmp", "user=app:5", "tty=1",
 		"rows=50", "cols=132", NULL };
 	const char *const min[] = { "arg=true", NULL };
+	const char *const det[] = { "arg=sleep", "arg=9", "detach=1", NULL };
 
 	CHECK(parse(&r, all));
 	CHECK(r.argc == 3 && !strcmp(r.argv[2], "echo hi"));
@@ -81,7 +83,9 @@ static void test_parse_ok(void)
 	/* defaults */
 	CHECK(parse(&r, min));
 	CHECK(r.argc == 1 && !strcmp(r.cwd, "/") && !r.user && !r.tty);
-	CHECK(r.rows == 24 && r.cols == 80);
+	CHECK(r.rows == 24 && r.cols == 80 && !r.detach);
+	CHECK(parse(&r, det));
+	CHECK(r.detach && r.argc == 2 && !r.tty);
 }
 
 static void test_parse_refused(void)
@@ -97,6 +101,7 @@ static void test_parse_refused(void)
 	const char *const big_cols[] = { "arg=true", "cols=65536", NULL };
 	const char *const empty_cwd[] = { "arg=true", "cwd=", NULL };
 	const char *const empty_user[] = { "arg=true", "user=", NULL };
+	const char *const detach_tty[] = { "arg=sh", "tty=1", "detach=1", NULL };
 
 	CHECK(!parse(&r, none));
 	CHECK(!parse(&r, no_arg));
@@ -110,6 +115,8 @@ static void test_parse_refused(void)
 	CHECK(!parse(&r, big_cols));
 	CHECK(!parse(&r, empty_cwd));
 	CHECK(!parse(&r, empty_user));
+	CHECK(!parse(&r, detach_tty));
+	CHECK_STR_CONTAINS(why, "a detached command has no terminal");
 }
 
 /* The reviewed defect: a key too long for the parser's buffer ended the
@@ -362,6 +369,7 @@ static void session_open(struct agent *a, struct tconn *t, pid_t pid,
 	struct aconn *c = &a->conns[0];
 	int out[2], err[2];
 
+	leftover_init(a);
 	tconn_open(t, c);
 	CHECK(pipe2(out, O_CLOEXEC | O_NONBLOCK) == 0);
 	CHECK(pipe2(err, O_CLOEXEC | O_NONBLOCK) == 0);
@@ -389,15 +397,15 @@ static void test_exit_with_daemon(void)
 	fake_now_ms = 1000;
 	CHECK(exec_reaped(&a, 4242, 3 << 8)); /* exit code 3 */
 	CHECK(c->s.owed_out == 10 && c->s.owed_err == 0);
-	CHECK(!exec_done(c));
+	CHECK(!exec_done(&a, c));
 	CHECK(exec_deadline(c) == -1); /* owed bytes: the fd wakes poll */
 	/* the grace passes before the host had room: the bytes still go */
 	fake_now_ms = 1000 + AGENT_EXIT_DRAIN_MS + 50;
-	CHECK(!exec_done(c));
+	CHECK(!exec_done(&a, c));
 	exec_pump(c, 0, POLLIN, 0);
 	CHECK(c->s.owed_out == 0);
 	/* stdout and stderr still open (the daemon), grace over: EXIT */
-	CHECK(exec_done(c));
+	CHECK(exec_done(&a, c));
 	CHECK(tconn_reply(&t) == P_STDOUT && t.f.len == 10 &&
 	      !memcmp(t.f.data, "last words", 10));
 	CHECK(tconn_reply(&t) == P_STDOUT && (t.f.flags & P_FLAG_EOF));
@@ -405,10 +413,21 @@ static void test_exit_with_daemon(void)
 	CHECK(tconn_reply(&t) == P_EXIT && t.f.id == 9 &&
 	      reply_has(&t, "code", "3"));
 	CHECK(c->s.out_fd < 0 && c->s.err_fd < 0);
-	/* the daemon's later writes fail instead of blocking it forever */
-	CHECK(write(out_w, "x", 1) < 0 && errno == EPIPE);
+	/* the daemon's later writes neither fail (SIGPIPE would kill it)
+	 * nor block it: the agent reads them into the void */
+	CHECK(a.leftover[0] >= 0 && a.leftover[1] >= 0);
+	for (int i = 0; i < 100; i++) {
+		static char chunk[4096];
+
+		CHECK(write(out_w, chunk, sizeof(chunk)) == sizeof(chunk));
+		leftover_drain(&a, 0);
+	}
 	close(out_w);
+	leftover_drain(&a, 0);
+	CHECK(a.leftover[0] == -1); /* EOF: closed */
 	close(err_w);
+	leftover_drain(&a, 1);
+	CHECK(a.leftover[1] == -1);
 	tconn_close(&t);
 }
 
@@ -428,15 +447,15 @@ static void test_exit_within_grace(void)
 	CHECK(!exec_reaped(&a, 4343, 0)); /* once per pid */
 	fake_now_ms = 5000 + AGENT_EXIT_DRAIN_MS - 1;
 	CHECK(exec_deadline(c) == 5000 + AGENT_EXIT_DRAIN_MS);
-	CHECK(!exec_done(c));
+	CHECK(!exec_done(&a, c));
 	close(err_w);
 	exec_pump(c, 0, 0, POLLIN);
-	CHECK(c->s.err_fd < 0 && !exec_done(c));
+	CHECK(c->s.err_fd < 0 && !exec_done(&a, c));
 	CHECK(write(out_w, "tail", 4) == 4); /* a child still writing */
 	exec_pump(c, 0, POLLIN, 0);
 	close(out_w);
 	exec_pump(c, 0, POLLIN, 0);
-	CHECK(c->s.out_fd < 0 && exec_done(c));
+	CHECK(c->s.out_fd < 0 && exec_done(&a, c));
 	CHECK(tconn_reply(&t) == P_STDERR && (t.f.flags & P_FLAG_EOF));
 	CHECK(tconn_reply(&t) == P_STDOUT && t.f.len == 4);
 	CHECK(tconn_reply(&t) == P_STDOUT && (t.f.flags & P_FLAG_EOF));
@@ -509,6 +528,170 @@ static void test_signal_after_leader_exit(void)
 	tconn_close(&t);
 }
 
+/* Waits up to 2 s for pid to end; its status, or -1 if it still runs. */
+static int ended(pid_t pid)
+{
+	int status;
+
+	for (int i = 0; i < 200; i++) {
+		struct timespec ms10 = { 0, 10000000 };
+
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			return status;
+		nanosleep(&ms10, NULL);
+	}
+	return -1;
+}
+
+static bool still_runs(pid_t pid)
+{
+	struct timespec ms100 = { 0, 100000000 };
+	int status;
+
+	nanosleep(&ms100, NULL);
+	return waitpid(pid, &status, WNOHANG) == 0;
+}
+
+/* A running process group: a leader waiting for a signal (default
+ * dispositions, so SIGHUP ends it) and a member that ignores SIGHUP, as
+ * `nohup` would. Returns the leader's pid (the group's id). */
+static pid_t group_running(pid_t *member)
+{
+	int p[2];
+	pid_t leader;
+
+	CHECK(pipe(p) == 0);
+	if ((leader = fork()) == 0) {
+		setpgid(0, 0);
+		if (fork() == 0) {
+			pid_t me = getpid();
+
+			signal(SIGHUP, SIG_IGN);
+			if (write(p[1], &me, sizeof(me)) != sizeof(me))
+				_exit(1);
+		}
+		close(p[1]);
+		for (;;)
+			pause();
+	}
+	close(p[1]);
+	CHECK(read(p[0], member, sizeof(*member)) == sizeof(*member));
+	close(p[0]);
+	return leader;
+}
+
+/* The client left while the command ran: SIGHUP to the group at once,
+ * SIGKILL for what ignored it when the grace is over, not before. */
+static void test_hangup(void)
+{
+	static struct agent a;
+	struct aconn *c = &a.conns[0];
+	struct tconn t;
+	pid_t leader, member;
+	int status, out_w, err_w;
+
+	CHECK(prctl(PR_SET_CHILD_SUBREAPER, 1) == 0);
+	leader = group_running(&member);
+	session_open(&a, &t, leader, &out_w, &err_w);
+	fake_now_ms = 10000;
+	agent_drop(&a, c);
+	CHECK(!c->used && c->op == OP_NONE);
+	status = ended(leader);
+	CHECK(status != -1 && WIFSIGNALED(status) && WTERMSIG(status) == SIGHUP);
+	CHECK(still_runs(member));
+	CHECK(a.hangups[0].pgid == leader &&
+	      a.hangups[0].kill_ms == 10000 + AGENT_HANGUP_GRACE_MS);
+	/* its streams closed with it: no reader left */
+	CHECK(write(out_w, "x", 1) < 0 && errno == EPIPE);
+	fake_now_ms = 10000 + AGENT_HANGUP_GRACE_MS - 1;
+	leftover_tick(&a);
+	CHECK(a.hangups[0].pgid == leader && still_runs(member));
+	fake_now_ms = 10000 + AGENT_HANGUP_GRACE_MS;
+	leftover_tick(&a);
+	CHECK(a.hangups[0].pgid == 0);
+	status = ended(member);
+	CHECK(status != -1 && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	if (status == -1) {
+		kill(member, SIGKILL);
+		waitpid(member, &status, 0);
+	}
+	close(out_w);
+	close(err_w);
+	tconn_close(&t);
+}
+
+/* With every hang-up slot taken, the next group is SIGKILLed at once. */
+static void test_hangup_full(void)
+{
+	static struct agent a;
+	pid_t leader, member;
+	int status;
+
+	for (unsigned i = 0; i < AGENT_MAX_HANGUPS; i++)
+		a.hangups[i] = (struct hangup){ .pgid = 0x7ffffff0, .kill_ms = 1 << 30 };
+	leader = group_running(&member);
+	leftover_hangup(&a, leader);
+	status = ended(member);
+	CHECK(status != -1 && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	status = ended(leader);
+	CHECK(status != -1 && WIFSIGNALED(status));
+	for (unsigned i = 0; i < AGENT_MAX_HANGUPS; i++)
+		CHECK(a.hangups[i].pgid == 0x7ffffff0);
+}
+
+/* The command exited on its own and the client left before EXIT: what
+ * it left in its group runs on, its streams drained by the agent. */
+static void test_drop_after_leader_exit(void)
+{
+	static struct agent a;
+	struct aconn *c = &a.conns[0];
+	struct tconn t;
+	pid_t leader, member;
+	int status = 0, out_w, err_w;
+
+	leader = group_with_orphan(&member);
+	session_open(&a, &t, leader, &out_w, &err_w);
+	CHECK(waitpid(leader, &status, 0) == leader);
+	CHECK(exec_reaped(&a, leader, status));
+	agent_drop(&a, c);
+	CHECK(!c->used && a.hangups[0].pgid == 0);
+	CHECK(still_runs(member));
+	CHECK(a.leftover[0] >= 0 && a.leftover[1] >= 0);
+	CHECK(write(out_w, "still here", 10) == 10);
+	kill(member, SIGKILL);
+	waitpid(member, &status, 0);
+	close(out_w);
+	close(err_w);
+	leftover_drain(&a, 0);
+	leftover_drain(&a, 0);
+	leftover_drain(&a, 1);
+	CHECK(a.leftover[0] == -1 && a.leftover[1] == -1);
+	tconn_close(&t);
+}
+
+/* Past AGENT_MAX_LEFTOVER streams, one more is closed (EPIPE). */
+static void test_leftover_full(void)
+{
+	static struct agent a;
+	int p[2];
+
+	leftover_init(&a);
+	for (unsigned i = 0; i < AGENT_MAX_LEFTOVER; i++) {
+		CHECK(pipe2(p, O_CLOEXEC | O_NONBLOCK) == 0);
+		leftover_keep(&a, p[0]);
+		close(p[1]); /* EOF at the first drain */
+	}
+	CHECK(pipe2(p, O_CLOEXEC | O_NONBLOCK) == 0);
+	leftover_keep(&a, p[0]);
+	CHECK(write(p[1], "x", 1) < 0 && errno == EPIPE);
+	close(p[1]);
+	for (unsigned i = 0; i < AGENT_MAX_LEFTOVER; i++) {
+		CHECK(a.leftover[i] >= 0);
+		leftover_drain(&a, i);
+		CHECK(a.leftover[i] == -1);
+	}
+}
+
 static void on_alarm(int sig)
 {
 	static const char msg[] = "test_agentd: timed out (the agent blocked)\n";
@@ -540,6 +723,10 @@ int main(void)
 	test_exit_with_daemon();
 	test_exit_within_grace();
 	test_signal_after_leader_exit();
+	test_hangup();
+	test_hangup_full();
+	test_drop_after_leader_exit();
+	test_leftover_full();
 	rmdir(dir);
 	return check_result("test_agentd");
 }

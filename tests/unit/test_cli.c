@@ -37,6 +37,56 @@ static void fake_root(const char *root, const char *flags, bool pvm)
 	}
 }
 
+static int pexec(int argc, const char **argv, struct exec_opts *o)
+{
+	return cli_parse_exec(argc, (char **)argv, o);
+}
+
+/* `msbvm exec`: -d (detached), the shared -e/-w/-u/-t, NAME, -- CMD. */
+static void test_parse_exec(void)
+{
+	struct exec_opts o;
+
+	const char *e1[] = { "exec", "vm", "--", "ls", "-l", NULL };
+	CHECK(pexec(5, e1, &o) == 0 && !strcmp(o.name, "vm") && !o.detach &&
+	      !strcmp(o.cmd[0], "ls") && !strcmp(o.cmd[1], "-l") && !o.cmd[2] &&
+	      o.x.tty == -1 && !o.state_dir);
+	const char *e2[] = { "exec", "-d", "vm", "--", "sleep", "100", NULL };
+	CHECK(pexec(6, e2, &o) == 0 && o.detach && !strcmp(o.name, "vm") &&
+	      !strcmp(o.cmd[0], "sleep"));
+	const char *e3[] = { "exec", "--detach", "--state-dir", "/s", "-e", "A=1",
+			     "-w", "/tmp", "-u", "app", "vm", "true", NULL };
+	CHECK(pexec(12, e3, &o) == 0 && o.detach && !strcmp(o.state_dir, "/s") &&
+	      o.x.n_env == 1 && !strcmp(o.x.env[0], "A=1") &&
+	      !strcmp(o.x.workdir, "/tmp") && !strcmp(o.x.user, "app") &&
+	      !strcmp(o.cmd[0], "true"));
+	/* -d after the name is the command's own option, not ours */
+	const char *e4[] = { "exec", "vm", "--", "ls", "-d", NULL };
+	CHECK(pexec(5, e4, &o) == 0 && !o.detach && !strcmp(o.cmd[1], "-d"));
+	const char *e5[] = { "exec", "-d", "-t", "vm", "--", "sh", NULL };
+	CHECK(pexec(6, e5, &o) == -EINVAL);
+	CHECK_STR_CONTAINS(cli_errmsg(), "drop -t");
+	const char *e6[] = { "exec", "-d", "-T", "vm", "--", "sh", NULL };
+	CHECK(pexec(6, e6, &o) == 0 && o.detach && o.x.tty == 0);
+	const char *e7[] = { "exec", "-d", "vm", "--", NULL };
+	CHECK(pexec(4, e7, &o) == -EINVAL);
+	CHECK_STR_CONTAINS(cli_errmsg(), "no command given");
+	const char *e8[] = { "exec", "-d", "vm", NULL };
+	CHECK(pexec(3, e8, &o) == -EINVAL);
+	CHECK_STR_CONTAINS(cli_errmsg(), "usage: msbvm exec [-d]");
+	const char *e9[] = { "exec", "-x", "vm", "--", "ls", NULL };
+	CHECK(pexec(5, e9, &o) == -EINVAL);
+	CHECK_STR_CONTAINS(cli_errmsg(), "bad option '-x'");
+	const char *e10[] = { "exec", "vm", "--", "ls", "-w", NULL };
+	CHECK(pexec(5, e10, &o) == 0 && !o.x.workdir);
+	const char *e11[] = { "exec", "-w", NULL };
+	CHECK(pexec(2, e11, &o) == -EINVAL);
+	CHECK_STR_CONTAINS(cli_errmsg(), "needs a value");
+	const char *e12[] = { "exec", "-e", "NOEQ", "vm", "ls", NULL };
+	CHECK(pexec(5, e12, &o) == -EINVAL);
+	CHECK_STR_CONTAINS(cli_errmsg(), "expected NAME=VALUE");
+}
+
 int main(void)
 {
 	struct run_opts o;
@@ -95,6 +145,8 @@ int main(void)
 			      "app", "-T", "--name", "x", NULL };
 	CHECK(parse(12, a13, &o) == 0 && o.x.n_env == 1 && !strcmp(o.x.workdir, "/tmp") &&
 	      !strcmp(o.x.user, "app") && o.x.tty == 0 && !strcmp(o.name, "x") && !o.cmd);
+
+	test_parse_exec();
 
 	char p[64];
 	bool ro;

@@ -746,6 +746,63 @@ static void test_exec_signals(void)
 	fake_free(a);
 }
 
+/* A second SIGINT is not forwarded: the client hangs up (returns at once,
+ * hung_up set; closing the connection is the agent's cue). */
+static void test_exec_second_interrupt(void)
+{
+	const struct step steps[] = { STARTED_SEQ, EXPECT(P_SIGNAL), END };
+	static const int sigs[] = { SIGINT, SIGINT };
+	struct fake *a = fake_new(steps);
+	struct ctl *c = fake_pair(a);
+	struct ctl_exec_opts o = exec_opts();
+	int sp[2];
+
+	sig_pipe(sp, sigs, 2);
+	o.sig_fd = sp[0];
+	CHECK(ctl_exec(c, &o) == -1 && c->hung_up);
+	CHECK_STR_CONTAINS(c->err, "hung up the command");
+	fake_join(a, c);
+	CHECK(a->nrec == 3); /* EXEC, STDIN EOF, one SIGNAL */
+	CHECK(a->recs[2].type == P_SIGNAL && rec_is(&a->recs[2], "sig", "2"));
+	close(sp[0]);
+	close(sp[1]);
+	fake_free(a);
+}
+
+/* detach=1: STARTED is the whole answer (its pid); no stdin, no tty keys;
+ * a refusal keeps the shell's codes. */
+static void test_exec_detached(void)
+{
+	const struct step ok[] = { EXPECT(P_EXEC),
+		SEND(P_STARTED, "pid=77\0log=/run/msbvm/exec-77.log"), END };
+	const struct step refused[] = { EXPECT(P_EXEC),
+		SEND(P_ERROR, "kind=not_found\0msg=nope: not found"), END };
+	const struct step nopid[] = { EXPECT(P_EXEC), SEND(P_STARTED, "log=x"), END };
+	struct fake *a = fake_new(ok);
+	struct ctl *c = fake_pair(a);
+	struct ctl_exec_opts o = exec_opts();
+	int pid = 0;
+
+	o.tty = true; /* ignored: a detached command has no terminal */
+	CHECK(ctl_exec_detached(c, &o, &pid) == 0 && pid == 77);
+	fake_join(a, c);
+	CHECK(a->nrec == 1 && rec_is(&a->recs[0], "detach", "1") &&
+	      !rec_get(&a->recs[0], "tty") && rec_is(&a->recs[0], "arg", "true"));
+	fake_free(a);
+	a = fake_new(refused);
+	c = fake_pair(a);
+	CHECK(ctl_exec_detached(c, &o, &pid) == 127);
+	CHECK_STR_CONTAINS(c->err, "nope: not found");
+	fake_join(a, c);
+	fake_free(a);
+	a = fake_new(nopid);
+	c = fake_pair(a);
+	CHECK(ctl_exec_detached(c, &o, &pid) == -1);
+	CHECK_STR_CONTAINS(c->err, "STARTED without a pid");
+	fake_join(a, c);
+	fake_free(a);
+}
+
 /* With a tty: EXEC carries tty/rows/cols from out_fd, SIGWINCH becomes
  * RESIZE with the terminal's size. */
 static void test_exec_tty_resize(void)
@@ -1235,6 +1292,8 @@ int main(void)
 	test_exec_cases();
 	test_exec_stdin();
 	test_exec_signals();
+	test_exec_second_interrupt();
+	test_exec_detached();
 	test_exec_tty_resize();
 	test_exec_stop();
 	test_exec_too_big();

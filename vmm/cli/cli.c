@@ -109,6 +109,59 @@ int cli_exec_opt(int opt, const char *arg, const char *cmd,
 	}
 }
 
+#define CLI_EXEC_USAGE "usage: msbvm exec [-d] [-e K=V] [-w DIR] [-u USER] " \
+	"[-t|-T] NAME -- CMD [ARG...]"
+
+int cli_parse_exec(int argc, char **argv, struct exec_opts *o)
+{
+	static const struct option lo[] = {
+		{ "state-dir", required_argument, NULL, 's' },
+		{ "detach", no_argument, NULL, 'd' },
+		{ "env", required_argument, NULL, 'e' },
+		{ "workdir", required_argument, NULL, 'w' },
+		{ "user", required_argument, NULL, 'u' },
+		{ "tty", no_argument, NULL, 't' },
+		{ "no-tty", no_argument, NULL, 'T' },
+		{ 0 },
+	};
+	int c, rc;
+
+	memset(o, 0, sizeof(*o));
+	o->x.tty = -1;
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+:de:w:u:tT", lo, NULL)) != -1) {
+		if (c == 's') {
+			o->state_dir = optarg;
+			continue;
+		}
+		if (c == 'd') {
+			o->detach = true;
+			continue;
+		}
+		if (c == ':')
+			return cli_fail(EINVAL, "exec: option %s needs a value",
+					argv[optind - 1]);
+		if ((rc = cli_exec_opt(c, optarg, "exec", &o->x)) < 0)
+			return rc;
+		if (rc == 0)
+			return cli_fail(EINVAL, "exec: bad option '%s' (" CLI_EXEC_USAGE
+					")", argv[optind - 1]);
+	}
+	if (argc - optind < 2)
+		return cli_fail(EINVAL, CLI_EXEC_USAGE);
+	o->name = argv[optind++];
+	if (!strcmp(argv[optind], "--"))
+		optind++;
+	if (optind >= argc)
+		return cli_fail(EINVAL, "exec: no command given");
+	o->cmd = argv + optind;
+	if (o->detach && o->x.tty == 1)
+		return cli_fail(EINVAL, "exec: -d runs the command without a "
+				"terminal; drop -t");
+	return 0;
+}
+
 int cli_parse_disk(const char *spec, char *path, size_t path_len, bool *ro)
 {
 	const char *comma = strrchr(spec, ',');

@@ -48,6 +48,17 @@ const char *cli_errmsg(void);
 int cli_exec_opt(int opt, const char *arg, const char *cmd,
 		 struct cli_exec_args *a);
 
+/* `msbvm exec [options] NAME [--] CMD [ARG...]` */
+struct exec_opts {
+	struct cli_exec_args x;
+	const char *state_dir, *name;
+	char **cmd;                         /* NULL-terminated (argv's tail) */
+	bool detach;                        /* -d: start CMD, print its pid */
+};
+/* Parses `msbvm exec` arguments (argv[0] is "exec"); <0 on bad usage
+ * (cli_errmsg says why). */
+int cli_parse_exec(int argc, char **argv, struct exec_opts *o);
+
 /* --disk PATH[,ro|,rw]: the path (of path_len bytes at most) and ro. */
 int cli_parse_disk(const char *spec, char *path, size_t path_len, bool *ro);
 /* Parses `msbvm run` arguments (argv[0] is "run"). 1: help printed. */

@@ -54,63 +54,53 @@ static msbvm *cmds_open(const char *state_dir, const char *name)
 	return vm;
 }
 
+/* exec -d: the guest pid on stdout, at once. */
+static int cmds_exec_detached(msbvm *vm, const struct msbvm_exec *e)
+{
+	int pid = 0, rc = msbvm_exec_detached(vm, e, &pid);
+
+	if (rc != 0) {
+		fprintf(stderr, "msbvm: %s\n", msbvm_errmsg(vm));
+		return rc < 0 ? 2 : rc;
+	}
+	printf("%d\n", pid);
+	return 0;
+}
+
 static int cmds_exec(int argc, char **argv)
 {
-	static const struct option lo[] = {
-		{ "state-dir", required_argument, NULL, 's' },
-		{ "env", required_argument, NULL, 'e' },
-		{ "workdir", required_argument, NULL, 'w' },
-		{ "user", required_argument, NULL, 'u' },
-		{ "tty", no_argument, NULL, 't' },
-		{ "no-tty", no_argument, NULL, 'T' },
-		{ 0 },
-	};
-	struct cli_exec_args x = { .tty = -1 };
-	const char *state = NULL;
-	int c, rc;
+	struct exec_opts o;
+	int rc;
 	msbvm *vm;
 
-	opterr = 0;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "+e:w:u:tT", lo, NULL)) != -1) {
-		if (c == 's') {
-			state = optarg;
-			continue;
-		}
-		if ((rc = cli_exec_opt(c, optarg, "exec", &x)) < 0)
-			return cmds_fail("%s", cli_errmsg());
-		if (rc == 0)
-			return cmds_fail("exec: bad option '%s' (usage: msbvm exec "
-					 "[-e K=V] [-w DIR] [-u USER] [-t|-T] NAME -- "
-					 "CMD [ARG...])", argv[optind - 1]);
-	}
-	if (argc - optind < 2)
-		return cmds_fail("usage: msbvm exec [options] NAME -- CMD [ARG...]");
-	const char *name = argv[optind++];
-	if (!strcmp(argv[optind], "--"))
-		optind++;
-	if (optind >= argc)
-		return cmds_fail("exec: no command given");
-	if (!(vm = cmds_open(state, name)))
+	if (cli_parse_exec(argc, argv, &o) < 0)
+		return cmds_fail("%s", cli_errmsg());
+	if (!(vm = cmds_open(o.state_dir, o.name)))
 		return 2;
+	struct msbvm_exec e = {
+		.argv = (const char *const *)o.cmd, .env = o.x.env,
+		.cwd = o.x.workdir, .user = o.x.user,
+		.tty = o.x.tty < 0 ? isatty(0) && isatty(1) : o.x.tty,
+		.stdin_fd = 0, .stdout_fd = 1, .stderr_fd = 2,
+	};
+	if (o.detach) {
+		rc = cmds_exec_detached(vm, &e);
+		msbvm_destroy(vm);
+		return rc;
+	}
 	if (pipe2(cmds_sig_pipe, O_CLOEXEC | O_NONBLOCK) == 0) {
 		struct sigaction sa = { .sa_handler = cmds_on_signal };
 		sigaction(SIGINT, &sa, NULL);
 		sigaction(SIGTERM, &sa, NULL);
 		sigaction(SIGWINCH, &sa, NULL);
 	}
-	struct msbvm_exec e = {
-		.argv = (const char *const *)argv + optind, .env = x.env,
-		.cwd = x.workdir, .user = x.user,
-		.tty = x.tty < 0 ? isatty(0) && isatty(1) : x.tty,
-		.stdin_fd = 0, .stdout_fd = 1, .stderr_fd = 2,
-		.signal_fd = cmds_sig_pipe[0],
-	};
+	e.signal_fd = cmds_sig_pipe[0];
 	rc = msbvm_exec(vm, &e);
 	if (rc < 0 || (rc >= 125 && rc <= 127 && *msbvm_errmsg(vm)))
 		fprintf(stderr, "msbvm: %s\n", msbvm_errmsg(vm));
 	msbvm_destroy(vm);
-	return rc < 0 ? 2 : rc;
+	/* hung up after a second Ctrl-C: the shell's status for SIGINT */
+	return rc == -EINTR ? 128 + SIGINT : rc < 0 ? 2 : rc;
 }
 
 /* NAME:/path -> name and path; false for a host path. */

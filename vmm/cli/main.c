@@ -19,6 +19,7 @@ static void main_usage(FILE *f)
 		"commands:\n"
 		"  run        boot a microVM; run a command in it (agent mode)\n"
 		"  exec       run a command in a running VM: exec NAME -- CMD...\n"
+		"             (-d: start it detached, print its guest PID)\n"
 		"  cp         copy a file: cp SRC NAME:/path, cp NAME:/path DST\n"
 		"  ls         list running VMs\n"
 		"  stop       power a VM off: stop NAME\n"

@@ -265,6 +265,11 @@ static int run_command(msbvm *vm, const struct run_opts *o, char *why,
 	run_in_exec = 1;
 	code = msbvm_exec(vm, &e);
 	run_in_exec = 0;
+	if (code == -EINTR) {
+		/* a second Ctrl-C hung the command up; the VM stops next */
+		fprintf(stderr, "msbvm: %s\n", msbvm_errmsg(vm));
+		return 128 + SIGINT;
+	}
 	if (code < 0 || (code >= 125 && code <= 127 && *msbvm_errmsg(vm)))
 		snprintf(why, why_len, "%s", msbvm_errmsg(vm));
 	if (code >= 125 && code <= 127 && *why)

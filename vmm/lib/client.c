@@ -88,10 +88,37 @@ int msbvm_exec(msbvm *vm, const struct msbvm_exec *e)
 	rc = ctl_exec(cl, &o);
 	if (vm->owner)
 		vm->rep.exec_done_ms = report_since(&vm->t0);
-	if (rc < 0)
+	if (rc < 0 && cl->hung_up)
+		rc = lib_failf(vm, -EINTR, "%s", cl->err);
+	else if (rc < 0)
 		rc = lib_failf(vm, -EIO, "%s", cl->err[0] ? cl->err : "exec failed");
 	else if (cl->err[0])
 		lib_failf(vm, 0, "%s", cl->err); /* 126/127: the agent's reason */
+	else
+		vm->err[0] = '\0';
+	client_release(vm, cl, rc >= 0);
+	return rc;
+}
+
+int msbvm_exec_detached(msbvm *vm, const struct msbvm_exec *e, int *pid)
+{
+	struct ctl *cl;
+	int rc;
+
+	if (!e->argv || !e->argv[0])
+		return lib_failf(vm, -EINVAL, "exec: no command given");
+	if (!(cl = client_connect(vm)))
+		return -ECONNREFUSED;
+	struct ctl_exec_opts o = {
+		.argv = e->argv, .env = e->env, .cwd = e->cwd, .user = e->user,
+		.in_fd = -1, .out_fd = -1, .err_fd = -1, .sig_fd = -1,
+		.stop_fd = vm->owner ? vm->m->vm.stopped_fd : -1,
+	};
+	rc = ctl_exec_detached(cl, &o, pid);
+	if (rc < 0)
+		rc = lib_failf(vm, -EIO, "%s", cl->err[0] ? cl->err : "exec failed");
+	else if (rc > 0)
+		lib_failf(vm, 0, "%s", cl->err); /* 125-127: the agent's reason */
 	else
 		vm->err[0] = '\0';
 	client_release(vm, cl, rc >= 0);

@@ -20,6 +20,7 @@ struct ctl {
 	uint32_t next_id;
 	char err[512];          /* the last failure, for the user */
 	char err_kind[32];      /* ERROR kind from the agent, or "" */
+	bool hung_up;           /* ctl_exec gave up on a second interrupt */
 };
 
 struct ctl_exec_opts {
@@ -32,7 +33,11 @@ struct ctl_exec_opts {
 	void (*on_output)(void *opaque, int stream, const void *p, size_t n);
 	void *opaque;
 	int stop_fd;                  /* readable: give up (VM gone), or -1 */
-	int sig_fd;                   /* read end: int signals to forward, or -1 */
+	/* read end: int signals to forward, or -1. A second SIGINT (or
+	 * SIGTERM) hangs up instead (the command outlived the first):
+	 * ctl_exec returns -1 with hung_up set; the caller closes the
+	 * connection, and the agent hangs the command up */
+	int sig_fd;
 };
 
 /* Connects to the agent: CONNECT handshake + HELLO. 0 or -errno, ctl->err.
@@ -44,6 +49,9 @@ void ctl_close(struct ctl *c);
 /* Runs a command; returns its exit status as a shell would (code, or
  * 128+signal; 127 not found, 126 not executable) or -1 (ctl->err). */
 int ctl_exec(struct ctl *c, const struct ctl_exec_opts *o);
+/* Starts a command detached (argv, env, cwd, user of o; no stdio, no
+ * tty): 0 and its guest pid, 127/126/125 refused (ctl->err), -1 error. */
+int ctl_exec_detached(struct ctl *c, const struct ctl_exec_opts *o, int *pid);
 /* One request, one OK reply (payload copied to reply/reply_len if given). */
 int ctl_call(struct ctl *c, uint16_t type, const void *kv, size_t kv_len,
 	     void *reply, size_t *reply_len, int timeout_ms);

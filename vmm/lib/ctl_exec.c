@@ -14,12 +14,15 @@
 #include <termios.h>
 #include <unistd.h>
 
+/* EXEC, then STARTED (0, its pid in *pid), a refusal (127/126/125) or
+ * -1; detach asks for a detached command. */
 static int ctl_exec_start(struct ctl *c, const struct ctl_exec_opts *o,
-			  uint32_t id)
+			  uint32_t id, bool detach, int *pid)
 {
 	struct kvbuf *kv = &c->kv;
 	struct proto_frame f;
 	struct winsize ws;
+	long long v;
 	int r;
 
 	kv_init(kv);
@@ -31,7 +34,9 @@ static int ctl_exec_start(struct ctl *c, const struct ctl_exec_opts *o,
 		kv_add(kv, "cwd", o->cwd);
 	if (o->user)
 		kv_add(kv, "user", o->user);
-	if (o->tty) {
+	if (detach)
+		kv_add(kv, "detach", "1");
+	else if (o->tty) {
 		kv_add(kv, "tty", "1");
 		if (ioctl(o->out_fd, TIOCGWINSZ, &ws) == 0 && ws.ws_row && ws.ws_col) {
 			kv_addf(kv, "rows", "%u", ws.ws_row);
@@ -59,8 +64,15 @@ static int ctl_exec_start(struct ctl *c, const struct ctl_exec_opts *o,
 			 "expected %u", f.id, id);
 		return -1;
 	}
-	if (f.type == P_STARTED)
+	if (f.type == P_STARTED) {
+		if (!kv_valid(f.data, f.len) ||
+		    !kv_num(kv_get(f.data, f.len, "pid"), 1, 0x7fffffff, &v)) {
+			snprintf(c->err, sizeof(c->err), "agent: STARTED without a pid");
+			return -1;
+		}
+		*pid = (int)v;
 		return 0;
+	}
 	if (f.type == P_ERROR) {
 		const char *k = kv_valid(f.data, f.len) ? kv_get(f.data, f.len, "kind") : NULL;
 		const char *m = k ? kv_get(f.data, f.len, "msg") : NULL;
@@ -116,27 +128,36 @@ static int ctl_exec_frame(struct ctl *c, const struct proto_frame *f,
 	}
 }
 
-/* Forwarded signals: SIGWINCH becomes RESIZE, others SIGNAL. */
-static void ctl_exec_signal(struct ctl *c, const struct ctl_exec_opts *o,
-			    uint32_t id)
+/* Forwarded signals: SIGWINCH becomes RESIZE, others SIGNAL. A second
+ * SIGINT (or SIGTERM) means the first did not end the command: true, hang
+ * up (the agent sends SIGHUP, then SIGKILL, when the connection closes).
+ * *seen: bit 0 SIGINT, bit 1 SIGTERM already forwarded. */
+static bool ctl_exec_signal(struct ctl *c, const struct ctl_exec_opts *o,
+			    uint32_t id, unsigned *seen)
 {
+	unsigned bit;
 	struct kvbuf *kv = &c->kv;
 	struct winsize ws;
 	int sig;
 
 	if (read(o->sig_fd, &sig, sizeof(sig)) != sizeof(sig))
-		return;
+		return false;
+	bit = sig == SIGINT ? 1 : sig == SIGTERM ? 2 : 0;
+	if (*seen & bit)
+		return true;
+	*seen |= bit;
 	kv_init(kv);
 	if (sig == SIGWINCH) {
 		if (!o->tty || ioctl(o->out_fd, TIOCGWINSZ, &ws) < 0)
-			return;
+			return false;
 		kv_addf(kv, "rows", "%u", ws.ws_row);
 		kv_addf(kv, "cols", "%u", ws.ws_col);
 		pconn_send(&c->pc, P_RESIZE, 0, id, kv->buf, kv->len);
-		return;
+		return false;
 	}
 	kv_addf(kv, "sig", "%d", sig);
 	pconn_send(&c->pc, P_SIGNAL, 0, id, kv->buf, kv->len);
+	return false;
 }
 
 static int ctl_exec_loop(struct ctl *c, const struct ctl_exec_opts *o, uint32_t id)
@@ -144,6 +165,7 @@ static int ctl_exec_loop(struct ctl *c, const struct ctl_exec_opts *o, uint32_t 
 	uint8_t *buf = c->io;
 	bool in_open = o->in_fd >= 0;
 	struct proto_frame f;
+	unsigned seen = 0;
 	int r;
 
 	for (;;) {
@@ -169,8 +191,13 @@ static int ctl_exec_loop(struct ctl *c, const struct ctl_exec_opts *o, uint32_t 
 			snprintf(c->err, sizeof(c->err), "the VM stopped");
 			return -1;
 		}
-		if (p[3].revents)
-			ctl_exec_signal(c, o, id);
+		if (p[3].revents && ctl_exec_signal(c, o, id, &seen)) {
+			c->hung_up = true;
+			snprintf(c->err, sizeof(c->err), "interrupted again: hung up "
+				 "the command (SIGHUP to its process group, SIGKILL "
+				 "after %d s)", PROTO_HANGUP_GRACE_MS / 1000);
+			return -1;
+		}
 		if (p[1].revents) {
 			ssize_t n = read(o->in_fd, buf, sizeof(c->io));
 			if (n < 0 && (errno == EINTR || errno == EAGAIN))
@@ -189,10 +216,11 @@ int ctl_exec(struct ctl *c, const struct ctl_exec_opts *o)
 	uint32_t id = c->next_id++;
 	struct termios saved, raw;
 	bool restore = false;
-	int r;
+	int r, pid;
 
 	c->err[0] = c->err_kind[0] = '\0';
-	if ((r = ctl_exec_start(c, o, id)) != 0)
+	c->hung_up = false;
+	if ((r = ctl_exec_start(c, o, id, false, &pid)) != 0)
 		return r;
 	/* no input: the command reads EOF at once instead of waiting */
 	if (o->in_fd < 0)
@@ -206,4 +234,11 @@ int ctl_exec(struct ctl *c, const struct ctl_exec_opts *o)
 	if (restore)
 		tcsetattr(o->in_fd, TCSANOW, &saved);
 	return r;
+}
+
+int ctl_exec_detached(struct ctl *c, const struct ctl_exec_opts *o, int *pid)
+{
+	c->err[0] = c->err_kind[0] = '\0';
+	c->hung_up = false;
+	return ctl_exec_start(c, o, c->next_id++, true, pid);
 }
