@@ -25,7 +25,11 @@ LDFLAGS += -pthread $(SAN_LDFLAGS_$(BUILD))
 CORE_SRCS := $(wildcard proto/*.c vmm/core/*.c)
 DEV_SRCS := $(wildcard vmm/hw/*.c virtio/*.c boot/*.c)
 LIB_SRCS := $(wildcard vmm/lib/*.c)
-VMM_SRCS := $(CORE_SRCS) $(DEV_SRCS) $(LIB_SRCS)
+# oci/: images (registry client, store, root filesystem); below vmm/lib
+OCI_SRCS := $(wildcard oci/*.c)
+VMM_SRCS := $(CORE_SRCS) $(DEV_SRCS) $(OCI_SRCS) $(LIB_SRCS)
+# what oci/ links (README "Dependencies"); also in vmm/lib/msbvm.pc.in
+OCI_LIBS := -lcurl -larchive -ljansson -lcrypto
 CLI_SRCS := $(wildcard vmm/cli/*.c)
 MAIN_SRCS := $(CLI_SRCS)
 UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
@@ -44,7 +48,7 @@ build/msbvm: $(O)/msbvm
 # The command is a client of the library: it links libmsbvm.a and sees
 # only include/msbvm.h (tools/check-layers.sh).
 $(O)/msbvm: $(MAIN_SRCS:%.c=$(O)/%.o) $(O)/libmsbvm.a
-	$(CC) $(LDFLAGS) -o $@ $^
+	$(CC) $(LDFLAGS) -o $@ $^ $(OCI_LIBS)
 
 $(O)/libmsbvm.a: $(VMM_OBJS)
 	@rm -f $@
@@ -59,7 +63,8 @@ $(PIC)/%.o: %.c
 
 $(PIC)/libmsbvm.so.$(VERSION): $(VMM_SRCS:%.c=$(PIC)/%.o) vmm/lib/libmsbvm.map
 	$(CC) -shared -pthread -Wl,-soname,$(SONAME) \
-		-Wl,--version-script=vmm/lib/libmsbvm.map -o $@ $(filter %.o,$^)
+		-Wl,--version-script=vmm/lib/libmsbvm.map -o $@ $(filter %.o,$^) \
+		$(OCI_LIBS)
 
 lib: $(O)/libmsbvm.a $(PIC)/libmsbvm.so.$(VERSION)
 
@@ -112,7 +117,7 @@ TEST_LIBS := build/asan/libcli.a build/asan/libagentd.a build/asan/libmsbvm.a
 build/asan/tests/%: tests/unit/%.c tests/unit/check.h tests/unit/vdrv.h $(TEST_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ASAN_CFLAGS) -o $@ $< $(TEST_LIBS) -pthread \
-		-fsanitize=address,undefined
+		-fsanitize=address,undefined $(OCI_LIBS)
 
 unit: $(UNIT_BINS)
 	@tools/check-layers.sh
@@ -142,7 +147,8 @@ build/tsan/libagentd.a: $(AGENT_LIB_SRCS:%.c=build/tsan/%.o)
 TSAN_LIBS := build/tsan/libcli.a build/tsan/libagentd.a build/tsan/libmsbvm.a
 build/tsan/tests/%: tests/unit/%.c tests/unit/check.h tests/unit/vdrv.h $(TSAN_LIBS)
 	@mkdir -p $(dir $@)
-	$(TSAN_CC) $(TSAN_CFLAGS) -o $@ $< $(TSAN_LIBS) -pthread -fsanitize=thread
+	$(TSAN_CC) $(TSAN_CFLAGS) -o $@ $< $(TSAN_LIBS) -pthread -fsanitize=thread \
+		$(OCI_LIBS)
 
 tsan: $(TSAN_BINS)
 	@for t in $(TSAN_BINS); do echo "== $$t (tsan)"; \
