@@ -46,7 +46,7 @@ bool oci_digest_valid(const char *d);
 /* ---- auth (auth.c) ---- */
 struct oci_challenge {
 	char scheme[16];     /* "Bearer" or "Basic" */
-	char realm[512], service[256], scope[512];
+	char realm[512], service[512], scope[512];
 };
 int oci_challenge_parse(const char *hdr, struct oci_challenge *c);
 /* "user:pass" for HOST from $DOCKER_CONFIG/config.json or
@@ -104,5 +104,42 @@ enum oci_wh oci_whiteout(const char *name, char *target, size_t len);
 int oci_path_check(const char *name);
 /* "./a//b/" -> "a/b" in place. */
 void oci_path_clean(char *name);
+
+/* ---- registry client (registry.c) ---- */
+struct oci_opts {
+	const char *platform;           /* NULL: linux/amd64 */
+	const char *const *insecure;    /* --insecure-registry hosts */
+	size_t n_insecure;
+	const char *ca_cert;            /* NULL: $SSL_CERT_FILE or system */
+	const char *docker_config;      /* NULL: $DOCKER_CONFIG or ~/.docker */
+	int progress_fd;                /* -1: silent */
+};
+struct oci_client {
+	struct oci_ref ref;
+	const struct oci_opts *o;
+	char base[320];                 /* http(s)://host/v2/PATH */
+	char creds[600];                /* user:pass from the docker config */
+	char auth[4200];                /* "Authorization: ..." or "" */
+	bool tried_auth;
+};
+struct oci_buf {
+	char *data;
+	size_t len, cap, max;
+};
+int oci_client_init(struct oci_client *c, const struct oci_ref *r,
+		    const struct oci_opts *o, struct oci_err *e);
+/* GET /v2/PATH/manifests/REF into b (bounded); *media set. */
+int oci_client_manifest(struct oci_client *c, const char *reference,
+			struct oci_buf *b, enum oci_media *media,
+			struct oci_err *e);
+/* curl options every request of this client shares (TLS, auth, timeouts);
+ * a struct curl_slist ** for the headers it allocated. */
+void oci_client_setup(struct oci_client *c, void *curl, void *hdrs_out);
+void oci_buf_free(struct oci_buf *b);
+/* the message for an HTTP error status of the registry */
+int oci_client_status_err(struct oci_client *c, long st, const char *what,
+			  const struct oci_buf *b, struct oci_err *e);
+/* sha256:<hex> of a buffer */
+void oci_sha256(const void *data, size_t len, char out[OCI_DIGEST_LEN + 1]);
 
 #endif
