@@ -150,9 +150,9 @@ static int layer_whiteout(const char *dir, enum oci_wh wh, const char *target,
 static void layer_record(struct oci_meta *meta, const char *rel,
 			 struct archive_entry *ent)
 {
-	json_object_set_new(meta->map, rel, json_pack("[I,I,i]",
+	json_object_set_new(meta->map, rel, json_pack("[I,I,i,I]",
 		(json_int_t)archive_entry_uid(ent), (json_int_t)archive_entry_gid(ent),
-		(int)archive_entry_mode(ent)));
+		(int)archive_entry_mode(ent), (json_int_t)archive_entry_mtime(ent)));
 	json_object_set_new(meta->layer, rel, json_true());
 }
 

@@ -122,7 +122,7 @@ int oci_manifest_parse(const char *body, size_t len, struct oci_manifest *m,
 
 	memset(m, 0, sizeof(*m));
 	if (!j)
-		return -EBADMSG;
+		return len > OCI_MANIFEST_MAX ? -EFBIG : -EBADMSG;
 	if (json_integer_value(json_object_get(j, "schemaVersion")) != 2) {
 		rc = oci_errf(e, ENOTSUP, "manifest schema version 1 is not "
 			      "supported (deprecated by docker; push the image "
@@ -195,7 +195,7 @@ int oci_index_select(const char *body, size_t len, const char *platform,
 	int rc;
 
 	if (!j)
-		return -EBADMSG;
+		return len > OCI_MANIFEST_MAX ? -EFBIG : -EBADMSG;
 	if (sscanf(platform, "%31[^/]/%31[^/]/%31s", os, arch, variant) < 2) {
 		json_decref(j);
 		return oci_errf(e, EINVAL, "bad platform '%s' (want os/arch"

@@ -103,6 +103,16 @@ static void rf_fix(struct rf_walk *w, const char *rel, const struct stat *st,
 			(unsigned long long)mode);
 }
 
+static void rf_dir_mtime(const char *path, json_t *m)
+{
+	struct timespec ts[2] = {
+		{ .tv_sec = (time_t)json_integer_value(json_array_get(m, 3)) },
+		{ .tv_sec = (time_t)json_integer_value(json_array_get(m, 3)) },
+	};
+
+	utimensat(AT_FDCWD, path, ts, AT_SYMLINK_NOFOLLOW);
+}
+
 static int rf_walk(const char *dir, struct oci_meta *meta, struct rf_walk *w)
 {
 	char p[PATH_MAX];
@@ -117,8 +127,14 @@ static int rf_walk(const char *dir, struct oci_meta *meta, struct rf_walk *w)
 	while ((f = fts_read(t))) {
 		json_t *m;
 
-		if (f->fts_info == FTS_DP)
+		if (f->fts_info == FTS_DP) {
+			/* later entries bumped the directory's mtime: the
+			 * header's again (children are done: post-order) */
+			if (f->fts_level > 0 &&
+			    (m = json_object_get(meta->map, f->fts_path + dl)))
+				rf_dir_mtime(f->fts_path, m);
 			continue;
+		}
 		w->inodes++;
 		w->bytes += (unsigned long long)f->fts_statp->st_blocks * 512;
 		if (w->script && f->fts_level > 0 &&
