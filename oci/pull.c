@@ -99,7 +99,8 @@ static int pull_locked(struct oci_store *s, struct oci_client *c,
 	bool added[OCI_MAX_LAYERS + 1] = { 0 };
 	struct oci_buf b = { 0 };
 	struct oci_manifest m;
-	bool had_manifest;
+	char img[PATH_MAX];
+	bool had_manifest, had_img;
 	int rc;
 
 	if ((rc = pull_manifest(c, o, &b, digest, e)) < 0 ||
@@ -120,9 +121,16 @@ static int pull_locked(struct oci_store *s, struct oci_client *c,
 	if ((rc = oci_fetch_blobs(c, s, all, m.n_layers + 1, names, added, e)) < 0)
 		goto undo;
 	had_manifest = oci_store_has_blob(s, digest, b.len);
+	oci_store_image_path(s, digest, img, sizeof(img));
+	had_img = access(img, F_OK) == 0;
 	if ((rc = oci_store_put_blob(s, digest, b.data, b.len, e)) < 0)
 		goto undo;
-	if ((rc = pull_record(s, name, digest, &m, e)) < 0) {
+	/* unpacked now, as docker pull does: a layer that cannot be applied
+	 * (an escape, a broken tar) fails the pull, not a later run */
+	if ((rc = oci_rootfs_build_locked(s, digest, img, sizeof(img), e)) < 0 ||
+	    (rc = pull_record(s, name, digest, &m, e)) < 0) {
+		if (!had_img)
+			unlink(img);
 		if (!had_manifest) {
 			char p[PATH_MAX];
 			oci_store_blob_path(s, digest, p, sizeof(p));

@@ -71,13 +71,18 @@ static size_t reg_header(char *p, size_t sz, size_t n, void *opaque)
 	struct reg_hdrs *h = opaque;
 	size_t k = sz * n, m = k;
 
+	const char *v = memchr(p, ':', k);
+	int vl;
+
 	while (m && (p[m - 1] == '\r' || p[m - 1] == '\n'))
 		m--;
+	for (v = v ? v + 1 : p + m; v < p + m && (*v == ' ' || *v == '\t'); v++)
+		;
+	vl = (int)(p + m - v);
 	if (m > 17 && !strncasecmp(p, "WWW-Authenticate:", 17))
-		snprintf(h->www_auth, sizeof(h->www_auth), "%.*s", (int)(m - 17),
-			 p + 17);
+		snprintf(h->www_auth, sizeof(h->www_auth), "%.*s", vl, v);
 	else if (m > 13 && !strncasecmp(p, "Content-Type:", 13))
-		snprintf(h->ctype, sizeof(h->ctype), "%.*s", (int)(m - 13), p + 13);
+		snprintf(h->ctype, sizeof(h->ctype), "%.*s", vl, v);
 	else if (m > 15 && !strncasecmp(p, "Content-Length:", 15)) {
 		h->clen = strtoll(p + 15, NULL, 10);
 		/* refuse before reading: a claimed size over the bound */

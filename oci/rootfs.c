@@ -269,8 +269,16 @@ int oci_rootfs_build(struct oci_store *s, const char *digest, char *path,
 		return 0; /* the cached path: one stat */
 	if ((rc = oci_store_lock(s, e)) < 0)
 		return rc;
-	if (access(path, R_OK) < 0)
-		rc = rf_build(s, digest, path, e);
+	rc = oci_rootfs_build_locked(s, digest, path, len, e);
 	oci_store_unlock(s);
 	return rc;
+}
+
+int oci_rootfs_build_locked(struct oci_store *s, const char *digest,
+			    char *path, size_t len, struct oci_err *e)
+{
+	oci_store_image_path(s, digest, path, len);
+	if (access(path, R_OK) == 0)
+		return 0;
+	return rf_build(s, digest, path, e);
 }
