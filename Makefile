@@ -213,6 +213,7 @@ integration: all kernel build/guest/fsstress
 	tests/integration/agent.sh
 	tests/integration/init.sh
 	tests/integration/embed.sh
+	tests/integration/oci.sh
 
 # The two commands that do all set-up on a fresh machine (README):
 # `make test` runs every test; `make run` boots the built-in default guest.

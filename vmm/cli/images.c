@@ -90,7 +90,7 @@ static int img_pull(int argc, char **argv)
 static int img_row(const struct msbvm_image_info *ii, void *opaque)
 {
 	(void)opaque;
-	printf("%-50s %-19.19s %8.1fMB  %.19s\n", ii->ref, ii->digest,
+	printf("%-40s %s %8.1fMB  %.19s\n", ii->ref, ii->digest,
 	       (double)ii->size / 1e6, ii->created[0] ? ii->created : "-");
 	return 0;
 }
@@ -104,7 +104,7 @@ static int img_list(int argc, char **argv)
 		return img_usage("images", "");
 	if (!(s = img_open()))
 		return 1;
-	printf("%-50s %-19s %10s  %s\n", "REF", "DIGEST", "SIZE", "CREATED");
+	printf("%-40s %-71s %10s  %s\n", "REF", "DIGEST", "SIZE", "CREATED");
 	if (msbvm_image_list(s, img_row, NULL) < 0)
 		return img_fail(s);
 	msbvm_image_store_close(s);
