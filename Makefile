@@ -159,7 +159,8 @@ tsan: $(TSAN_BINS)
 # build/fuzz/fuzz_virtq_blk -max_total_time=60
 FUZZ_SRCS := vmm/core/err.c vmm/core/mem.c virtio/virtq.c virtio/mmio.c virtio/blk.c \
 	virtio/vsock.c virtio/vsock_conn.c
-fuzz: build/fuzz/fuzz_virtq_blk build/fuzz/fuzz_proto
+fuzz: build/fuzz/fuzz_virtq_blk build/fuzz/fuzz_proto build/fuzz/fuzz_oci_ref \
+	build/fuzz/fuzz_oci_manifest
 
 build/fuzz/fuzz_virtq_blk: tests/fuzz/fuzz_virtq_blk.c $(FUZZ_SRCS)
 	@mkdir -p $(dir $@)
@@ -170,6 +171,18 @@ build/fuzz/fuzz_proto: tests/fuzz/fuzz_proto.c proto/proto.c
 	@mkdir -p $(dir $@)
 	clang -std=c11 -D_GNU_SOURCE -I. -g -O1 -Wall -Wextra -Werror \
 		-fsanitize=fuzzer,address,undefined -o $@ $^
+
+# the parsers of what users and registries send (oci/)
+build/fuzz/fuzz_oci_ref: tests/fuzz/fuzz_oci_ref.c oci/ref.c oci/auth.c oci/util.c
+	@mkdir -p $(dir $@)
+	clang -std=c11 -D_GNU_SOURCE -I. -g -O1 -Wall -Wextra -Werror \
+		-fsanitize=fuzzer,address,undefined -o $@ $^ -ljansson -lcrypto
+
+build/fuzz/fuzz_oci_manifest: tests/fuzz/fuzz_oci_manifest.c oci/manifest.c \
+		oci/config.c oci/util.c
+	@mkdir -p $(dir $@)
+	clang -std=c11 -D_GNU_SOURCE -I. -g -O1 -Wall -Wextra -Werror \
+		-fsanitize=fuzzer,address,undefined -o $@ $^ -ljansson
 
 kernel:
 	tools/build-kernel.sh
