@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define BLOB_PARALLEL 4
@@ -24,7 +25,7 @@ struct blob_job {
 	EVP_MD_CTX *md;
 	int fd;
 	uint64_t got;
-	bool too_long, io_err;
+	bool too_long, io_err, done;
 	char tmp[PATH_MAX];
 };
 
@@ -53,10 +54,49 @@ static size_t blob_write(char *p, size_t sz, size_t n, void *opaque)
 	return k;
 }
 
+/* On a terminal: one line per layer, redrawn in place (docker pull's
+ * display), and a total; otherwise a line when a blob is done. */
+struct blob_tty {
+	bool on;
+	unsigned lines;
+	struct timespec last;
+};
+
+static void blob_tty_draw(struct oci_client *c, struct blob_tty *t,
+			  const struct blob_job *jobs, unsigned n, bool force)
+{
+	uint64_t got = 0, all = 0;
+	struct timespec now;
+	unsigned k = 0;
+	int fd = c->o->progress_fd;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (!force && (now.tv_sec - t->last.tv_sec) * 1000 +
+	    (now.tv_nsec - t->last.tv_nsec) / 1000000 < 100)
+		return;
+	t->last = now;
+	if (t->lines)
+		dprintf(fd, "\033[%uA", t->lines);
+	for (unsigned i = 0; i < n; i++) {
+		const struct blob_job *j = &jobs[i];
+		if (!j->d)
+			continue;
+		got += j->got;
+		all += j->d->size;
+		dprintf(fd, "\r\033[K%.19s: %s %.1f/%.1f MB\n", j->d->digest + 7,
+			j->done ? "Download complete" : j->cu ? "Downloading" :
+			"Waiting", (double)j->got / 1e6, (double)j->d->size / 1e6);
+		k++;
+	}
+	dprintf(fd, "\r\033[Ktotal: %.1f/%.1f MB\n", (double)got / 1e6,
+		(double)all / 1e6);
+	t->lines = k + 1;
+}
+
 static void blob_progress(struct oci_client *c, const struct blob_job *j,
 			  const char *what)
 {
-	if (c->o->progress_fd >= 0)
+	if (c->o->progress_fd >= 0 && !(c->o->progress_fd_tty && *what == 'd'))
 		dprintf(c->o->progress_fd, "%.19s: %s (%.1f MB)\n",
 			j->d->digest + 7, what, (double)j->d->size / 1e6);
 }
@@ -143,6 +183,7 @@ static int blob_done(struct oci_client *c, struct oci_store *s,
 	if (oci_store_commit(j->tmp, j->fd, dst, e) < 0)
 		return -EIO;
 	j->tmp[0] = 0;
+	j->done = true;
 	blob_progress(c, j, "downloaded");
 	return 0;
 }
@@ -151,6 +192,7 @@ static int blob_run(struct oci_client *c, struct oci_store *s, CURLM *m,
 		    struct blob_job *jobs, unsigned n, bool *added,
 		    struct oci_err *e)
 {
+	struct blob_tty tty = { .on = c->o->progress_fd >= 0 && c->o->progress_fd_tty };
 	unsigned next = 0, active = 0;
 	int rc = 0, running, left;
 	CURLMsg *msg;
@@ -179,9 +221,13 @@ static int blob_run(struct oci_client *c, struct oci_store *s, CURLM *m,
 			blob_end(m, j, false);
 			active--;
 		}
+		if (tty.on)
+			blob_tty_draw(c, &tty, jobs, n, false);
 		if (!rc && active)
-			curl_multi_poll(m, NULL, 0, 1000, NULL);
+			curl_multi_poll(m, NULL, 0, 100, NULL);
 	}
+	if (tty.on && tty.lines)
+		blob_tty_draw(c, &tty, jobs, n, true);
 	return rc;
 }
 

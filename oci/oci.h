@@ -113,6 +113,7 @@ struct oci_opts {
 	const char *ca_cert;            /* NULL: $SSL_CERT_FILE or system */
 	const char *docker_config;      /* NULL: $DOCKER_CONFIG or ~/.docker */
 	int progress_fd;                /* -1: silent */
+	bool progress_fd_tty;           /* redraw per-layer lines in place */
 };
 struct oci_client {
 	struct oci_ref ref;

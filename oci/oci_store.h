@@ -21,6 +21,8 @@ typedef int (*oci_list_fn)(const struct oci_image_entry *ie, void *opaque);
 void oci_store_default_root(char *buf, size_t len);
 int oci_store_open(struct oci_store *s, const char *root, struct oci_err *e);
 void oci_store_close(struct oci_store *s);
+/* rm -rf PATH (or only what is in it) */
+void oci_rmtree(const char *path, bool children_only);
 int oci_store_lock(struct oci_store *s, struct oci_err *e);
 void oci_store_unlock(struct oci_store *s);
 void oci_store_blob_path(const struct oci_store *s, const char *digest,

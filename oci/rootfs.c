@@ -57,27 +57,6 @@ static void rf_tail(const char *file, char *out, size_t len)
 		fclose(f);
 }
 
-static void rf_rmtree(const char *path)
-{
-	char p[PATH_MAX];
-	char *const argv[] = { p, NULL };
-	FTSENT *f;
-	FTS *t;
-
-	snprintf(p, sizeof(p), "%s", path);
-	if (!(t = fts_open(argv, FTS_PHYSICAL | FTS_NOCHDIR, NULL)))
-		return;
-	while ((f = fts_read(t))) {
-		if (f->fts_info == FTS_D)
-			chmod(f->fts_path, 0700); /* a 0555 dir from a layer */
-		else if (f->fts_info == FTS_DP)
-			rmdir(f->fts_path);
-		else
-			unlink(f->fts_path);
-	}
-	fts_close(t);
-}
-
 struct rf_walk {
 	unsigned long long bytes, inodes;
 	FILE *script;   /* debugfs commands, or NULL for counting only */
@@ -251,7 +230,7 @@ static int rf_build(struct oci_store *s, const char *digest, const char *dst,
 	}
 	if (rc)
 		unlink(img);
-	rf_rmtree(dir);
+	oci_rmtree(dir, false);
 	json_decref(meta.map);
 	json_decref(meta.layer);
 	return rc;

@@ -13,6 +13,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <fts.h>
 #include <jansson.h>
 #include <limits.h>
 #include <stdio.h>
@@ -94,12 +95,41 @@ void oci_store_close(struct oci_store *s)
 	s->lock_fd = -1;
 }
 
+void oci_rmtree(const char *path, bool children_only)
+{
+	char p[PATH_MAX];
+	char *const argv[] = { p, NULL };
+	FTSENT *f;
+	FTS *t;
+
+	snprintf(p, sizeof(p), "%s", path);
+	if (!(t = fts_open(argv, FTS_PHYSICAL | FTS_NOCHDIR, NULL)))
+		return;
+	while ((f = fts_read(t))) {
+		if (children_only && f->fts_level == 0)
+			continue;
+		if (f->fts_info == FTS_D)
+			chmod(f->fts_path, 0700); /* a 0555 dir from a layer */
+		else if (f->fts_info == FTS_DP)
+			rmdir(f->fts_path);
+		else
+			unlink(f->fts_path);
+	}
+	fts_close(t);
+}
+
 int oci_store_lock(struct oci_store *s, struct oci_err *e)
 {
+	char tmp[PATH_MAX];
+
 	while (flock(s->lock_fd, LOCK_EX) < 0)
 		if (errno != EINTR)
 			return oci_errf(e, errno, "%s/lock: %s", s->root,
 					strerror(errno));
+	/* only a lock holder writes tmp/: what is there now was left by a
+	 * pull that was killed (Ctrl-C, a crash) */
+	snprintf(tmp, sizeof(tmp), "%s/tmp", s->root);
+	oci_rmtree(tmp, true);
 	return 0;
 }
 

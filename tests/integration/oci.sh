@@ -184,6 +184,10 @@ hostile malformed "malformed manifest JSON" "malformed manifest JSON"
 hostile huge "manifest claiming 1 GB" "claims 1073741824 bytes; more than the 4194304-byte limit"
 hostile drop "connection dropped mid-blob" "download failed after [0-9]* of [0-9]* bytes"
 check "... no partial file left in tmp/" [ -z "$(ls "$MSBVM_HOME/tmp")" ]
+# what a killed pull leaves in tmp/ is swept by the next one
+echo junk >"$MSBVM_HOME/tmp/0123.12345.partial"
+build/msbvm pull -q "$reg/test/zstd:v1" >/dev/null 2>&1
+check "a killed pull's partial file is removed by the next pull" [ -z "$(ls "$MSBVM_HOME/tmp")" ]
 hostile schema1 "schema 1 manifest" "manifest schema 1, which is not supported"
 hostile armonly "index without linux/amd64" "no linux/amd64 in this image index (it has: linux/arm64)"
 hostile nosuch "unknown image" "manifest for $fake/nosuch:latest not found"

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 int msbvm_image_store_open(const char *root, msbvm_image_store **out)
 {
@@ -84,6 +85,7 @@ int msbvm_image_set_ca_cert(msbvm_image_store *s, const char *path)
 int msbvm_image_set_progress_fd(msbvm_image_store *s, int fd)
 {
 	s->o.progress_fd = fd;
+	s->o.progress_fd_tty = fd >= 0 && isatty(fd);
 	return 0;
 }
 
