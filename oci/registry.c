@@ -116,6 +116,38 @@ void oci_client_setup(struct oci_client *c, void *curl, void *hdrs_out)
 		*hl = curl_slist_append(*hl, c->auth);
 }
 
+static size_t reg_discard(char *p, size_t sz, size_t n, void *opaque)
+{
+	(void)p;
+	(void)opaque;
+	return sz * n;
+}
+
+/* Does HOST answer a TLS handshake on GET /v2/? A plain-HTTP server
+ * fails the handshake (CURLE_SSL_CONNECT_ERROR: it answered in clear);
+ * a TLS server with a certificate we cannot verify still speaks TLS, and
+ * the pull then fails on that, not on a confusing plain-HTTP reply. */
+static bool reg_speaks_tls(struct oci_client *c, const char *host)
+{
+	struct curl_slist *hl = NULL;
+	char url[300];
+	CURL *cu = curl_easy_init();
+	CURLcode cc;
+
+	if (!cu)
+		return false;
+	snprintf(url, sizeof(url), "https://%s/v2/", host);
+	oci_client_setup(c, cu, &hl);
+	curl_easy_setopt(cu, CURLOPT_URL, url);
+	curl_easy_setopt(cu, CURLOPT_TIMEOUT, 10L);
+	curl_easy_setopt(cu, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(cu, CURLOPT_WRITEFUNCTION, reg_discard);
+	cc = curl_easy_perform(cu);
+	curl_easy_cleanup(cu);
+	curl_slist_free_all(hl);
+	return cc == CURLE_OK || cc == CURLE_PEER_FAILED_VERIFICATION;
+}
+
 int oci_client_init(struct oci_client *c, const struct oci_ref *r,
 		    const struct oci_opts *o, struct oci_err *e)
 {
@@ -127,9 +159,10 @@ int oci_client_init(struct oci_client *c, const struct oci_ref *r,
 	c->ref = *r;
 	c->o = o;
 	/* plain HTTP only where the user cannot be fooled by it (docker's
-	 * rule: loopback, or --insecure-registry); a CA given means TLS */
-	http = !o->ca_cert && oci_host_insecure_ok(r->domain, o->insecure,
-						   o->n_insecure);
+	 * rule: loopback, or --insecure-registry), and even there HTTPS
+	 * first, as docker does: a registry that speaks TLS gets TLS */
+	http = oci_host_insecure_ok(r->domain, o->insecure, o->n_insecure) &&
+	       !reg_speaks_tls(c, host);
 	if ((size_t)snprintf(c->base, sizeof(c->base), "%s://%s/v2/%s",
 			     http ? "http" : "https", host, r->path) >=
 	    sizeof(c->base))

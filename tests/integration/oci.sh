@@ -202,6 +202,50 @@ check "token dance with the right password: pull succeeds" [ $? = 0 ]
 build/msbvm logout "$fake" >/dev/null
 check "logout removes the entry" sh -c "! grep -q '$fake' '$DOCKER_CONFIG/config.json'"
 
+# ---- TLS from a throw-away CA, with htpasswd (basic) auth
+tls=$work/tls
+mkdir -p "$tls"
+openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=msbvm-test-ca \
+	-keyout "$tls/ca.key" -out "$tls/ca.pem" >/dev/null 2>&1 &&
+openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout "$tls/srv.key" \
+	-out "$tls/srv.csr" >/dev/null 2>&1 &&
+printf 'subjectAltName=IP:127.0.0.1\n' >"$tls/ext" &&
+openssl x509 -req -in "$tls/srv.csr" -CA "$tls/ca.pem" -CAkey "$tls/ca.key" \
+	-CAcreateserial -days 1 -extfile "$tls/ext" -out "$tls/srv.pem" >/dev/null 2>&1
+check "throw-away CA and server certificate" [ $? = 0 ]
+python3 -c 'import crypt; print("alice:" + crypt.crypt("s3cret", crypt.mksalt(crypt.METHOD_BLOWFISH)))' \
+	>"$tls/htpasswd" 2>/dev/null
+tport=$(freeport)
+sed -e "s|addr: .*|addr: 127.0.0.1:$tport\\n  tls:\\n    certificate: $tls/srv.pem\\n    key: $tls/srv.key|" \
+	"$work/reg.yml" | sed 's/\\n/\n/g' >"$work/treg.yml"
+cat >>"$work/treg.yml" <<EOT
+auth:
+  htpasswd:
+    realm: msbvm-test
+    path: $tls/htpasswd
+EOT
+docker-registry serve "$work/treg.yml" >"$work/treg.log" 2>&1 &
+pids="$pids $!"
+treg=127.0.0.1:$tport
+for _ in $(seq 100); do curl -s --cacert "$tls/ca.pem" "https://$treg/v2/" >/dev/null && break; sleep 0.1; done
+skopeo copy -q --dest-cert-dir "$work/none" --dest-tls-verify=false --dest-creds alice:s3cret \
+	"oci:$img/lay:v1" "docker://$treg/test/two:v1" >>"$work/skopeo.log" 2>&1
+check "TLS registry with htpasswd: image pushed" [ $? = 0 ]
+s0=$(snap)
+build/msbvm pull "$treg/test/two:v1" >/dev/null 2>"$work/t.err"; rc=$?
+check "TLS without the CA: refused, says why, store unchanged" \
+	sh -c "[ $rc != 0 ] && grep -qi 'certificate' '$work/t.err' && [ '$(snap)' = '$s0' ]"
+build/msbvm pull --ca-cert "$tls/ca.pem" "$treg/test/two:v1" >/dev/null 2>"$work/t.err"; rc=$?
+check "TLS, no credentials: 'unauthorized: authentication required'" \
+	sh -c "[ $rc != 0 ] && grep -q 'unauthorized: authentication required' '$work/t.err'"
+build/msbvm login -u alice -p wrong "$treg" >/dev/null
+SSL_CERT_FILE=$tls/ca.pem build/msbvm pull "$treg/test/two:v1" >/dev/null 2>"$work/t.err"; rc=$?
+check "TLS, wrong password: 'unauthorized: incorrect username or password', store unchanged" \
+	sh -c "[ $rc != 0 ] && grep -q 'unauthorized: incorrect username or password' '$work/t.err' && [ '$(snap)' = '$s0' ]"
+echo s3cret | build/msbvm login -u alice --password-stdin "$treg" >/dev/null
+SSL_CERT_FILE=$tls/ca.pem build/msbvm pull -q "$treg/test/two:v1" >/dev/null 2>"$work/t.err"
+check "TLS (SSL_CERT_FILE) + basic auth: pull succeeds" [ $? = 0 ]
+
 # ---- not root: ownership and modes still come from the tar headers
 if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
 	nr=$work/nonroot
