@@ -27,9 +27,16 @@ DEV_SRCS := $(wildcard vmm/hw/*.c virtio/*.c boot/*.c)
 LIB_SRCS := $(wildcard vmm/lib/*.c)
 # oci/: images (registry client, store, root filesystem); below vmm/lib
 OCI_SRCS := $(wildcard oci/*.c)
-VMM_SRCS := $(CORE_SRCS) $(DEV_SRCS) $(OCI_SRCS) $(LIB_SRCS)
 # what oci/ links (README "Dependencies"); also in vmm/lib/msbvm.pc.in
 OCI_LIBS := -lcurl -larchive -ljansson -lcrypto
+# Debian has no static libcurl dependencies: the static binary has no
+# images (vmm/lib/image_none.c answers -ENOTSUP)
+ifeq ($(BUILD),static)
+OCI_SRCS :=
+OCI_LIBS :=
+CFLAGS += -DMSBVM_NO_IMAGES
+endif
+VMM_SRCS := $(CORE_SRCS) $(DEV_SRCS) $(OCI_SRCS) $(LIB_SRCS)
 CLI_SRCS := $(wildcard vmm/cli/*.c)
 MAIN_SRCS := $(CLI_SRCS)
 UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))

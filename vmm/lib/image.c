@@ -1,4 +1,5 @@
 /* msbvm_image_*: the public face of oci/ (include/msbvm.h, "images"). */
+#ifndef MSBVM_NO_IMAGES /* else image_none.c */
 #include "image.h"
 
 #include <errno.h>
@@ -165,3 +166,4 @@ int msbvm_image_config_json(msbvm_image_store *s, const char *ref,
 	*json = b.data;
 	return 0;
 }
+#endif

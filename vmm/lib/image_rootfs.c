@@ -1,4 +1,5 @@
 /* msbvm_image_rootfs (what `run IMAGE` starts from) and login/logout. */
+#ifndef MSBVM_NO_IMAGES /* else image_none.c */
 #include "image.h"
 
 #include <errno.h>
@@ -92,3 +93,4 @@ int msbvm_image_logout(msbvm_image_store *s, const char *registry)
 	oci_docker_config_path(cfg, sizeof(cfg));
 	return oci_creds_erase(cfg, registry, &s->err);
 }
+#endif
