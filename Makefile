@@ -28,7 +28,7 @@ LIB_SRCS := $(wildcard vmm/lib/*.c)
 # oci/: images (registry client, store, root filesystem); below vmm/lib
 OCI_SRCS := $(wildcard oci/*.c)
 # what oci/ links (README "Dependencies"); also in vmm/lib/msbvm.pc.in
-OCI_LIBS := -lcurl -larchive -ljansson -lcrypto
+OCI_LIBS := -lcurl -larchive -ljansson -lcrypto -lext2fs -lcom_err
 # Debian has no static libcurl dependencies: the static binary has no
 # images (vmm/lib/image_none.c answers -ENOTSUP)
 ifeq ($(BUILD),static)

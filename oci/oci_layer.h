@@ -1,5 +1,5 @@
-/* oci/ internals: layers onto a directory (layer.c), the ext4 base image
- * (rootfs.c). */
+/* oci/ internals: the ext4 base image from the layers (merge.c, ext4w.c,
+ * rootfs.c). */
 #ifndef MSBVM_OCI_LAYER_H
 #define MSBVM_OCI_LAYER_H
 
@@ -7,10 +7,13 @@
 
 #include "oci_store.h"
 
-/* the tar headers' ownership and modes, by path, for the image builder */
-struct oci_meta {
-	json_t *map;    /* "path": [uid, gid, mode] */
-	json_t *layer;  /* paths the current layer wrote */
-};
+/* pass 1 (merge.c): which entry survives at each path, layer by layer */
+int oci_merge_layer(const char *blob, long layer, const char *lname,
+		    json_t *map, struct oci_err *e);
+/* pass 2 (ext4w.c): write the survivors of every layer into the empty
+ * ext4 file system IMG */
+int oci_ext4_write(const char *img, const char *const *blobs,
+		   const char *const *names, unsigned n, json_t *map,
+		   struct oci_err *e);
 
 #endif

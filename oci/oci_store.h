@@ -70,9 +70,5 @@ int oci_rootfs_build(struct oci_store *s, const char *digest, char *path,
 /* the same, the caller holding the store lock (pull) */
 int oci_rootfs_build_locked(struct oci_store *s, const char *digest,
 			    char *path, size_t len, struct oci_err *e);
-/* layer.c: apply one layer (a tar, compressed or not) onto dir */
-struct oci_meta;
-int oci_layer_apply(const char *blob, const char *dir, const char *layer_name,
-		    struct oci_meta *meta, struct oci_err *e);
 
 #endif
