@@ -97,6 +97,10 @@ rootfs_ok() {
 	check "$w: hard link bin/hl is bin/busybox (2 links)" \
 		[ "$(de 'ls -l /bin' "$f" | awk '$NF == "hl" || $NF == "busybox" { print $1 }' | sort -u | wc -l)" = 1 ]
 	check "$w: xattr user.test kept" sh -c "debugfs -R 'ea_list /xattr' '$f' 2>/dev/null | grep -q 'user.test.*hello'"
+	check "$w: character device dev/null 1:3 (written without mknod)" \
+		sh -c "debugfs -R 'stat /dev/null' '$f' 2>/dev/null | grep -q 'Type: character special' &&
+			debugfs -R 'stat /dev/null' '$f' 2>/dev/null | grep -q 'Device major/minor number: 01:03'"
+	check "$w: FIFO dev/fifo" sh -c "debugfs -R 'stat /dev/fifo' '$f' 2>/dev/null | grep -q 'Type: FIFO'"
 	check "$w: directory mtime from the tar header" \
 		sh -c "debugfs -R 'stat /opq' '$f' 2>/dev/null | grep -q 'mtime:.*2023'"
 	check "$w: e2fsck -fn clean" e2fsck -fn "$f" >/dev/null 2>&1
@@ -180,6 +184,7 @@ hostile dotdot "tar entry ../../x" "layer 1 (sha256:[0-9a-f]*): entry '../../x' 
 hostile absolute "tar entry with an absolute path" "entry '/abs-x' escapes the root"
 hostile symlink "symlink-then-write escape" "entry 'link/escaped' is written through a symlink"
 check "... nothing written outside" [ ! -e /tmp/escaped -a ! -e /abs-x ]
+hostile whsymlink "whiteout through a symlink" "whiteout 'link/.wh.x': path through a symlink"
 hostile malformed "malformed manifest JSON" "malformed manifest JSON"
 hostile huge "manifest claiming 1 GB" "claims 1073741824 bytes; more than the 4194304-byte limit"
 hostile drop "connection dropped mid-blob" "download failed after [0-9]* of [0-9]* bytes"

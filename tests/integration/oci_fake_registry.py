@@ -9,6 +9,7 @@ written to the file named by argv[1]). Each repository is one scenario:
   dotdot      a layer with the entry ../../x
   absolute    a layer with the entry /abs-x
   symlink     a layer with link -> /tmp, then link/escaped
+  whsymlink   link -> /tmp, then a layer deleting link/x (a whiteout)
   malformed   manifest that is not JSON
   huge        manifest claiming 1 GB (Content-Length), then nothing
   drop        a layer cut off half way (connection closed)
@@ -71,6 +72,8 @@ MANIFESTS = {
     "absolute": manifest([blob(tar([("/abs-x", "f", b"x\n")]))]),
     "symlink": manifest([blob(tar([("link", "l", "/tmp"),
                                    ("link/escaped", "f", b"x\n")]))]),
+    "whsymlink": manifest([blob(tar([("link", "l", "/tmp")])),
+                           blob(tar([("link/.wh.x", "f", b"")]))]),
     "drop": manifest([good_layer, drop]),
     "malformed": b'{"schemaVersion": 2, "layers": [',
     "schema1": json.dumps({"schemaVersion": 1, "name": "schema1",

@@ -2,7 +2,7 @@
 """Test images for tests/integration/oci.sh.
 
   oci_mkimage.py layers DIR     l1.tar (a busybox root with owners, modes,
-                                links, an xattr) and l2.tar (a whiteout, an
+                                links, an xattr, a device, a FIFO) and l2.tar (a whiteout, an
                                 opaque directory, a new owned file) in DIR
   oci_mkimage.py extra LAYOUT   adds to an OCI layout (made by umoci) the
                                 tag "zstd" (l1 as a zstd layer, l2 as a
@@ -13,8 +13,9 @@
 import hashlib, io, json, os, subprocess, sys, tarfile
 
 def add(t, name, typ=tarfile.REGTYPE, data=b"", mode=0o644, uid=0, gid=0,
-        link="", pax=None):
+        link="", pax=None, dev=(0, 0)):
     ti = tarfile.TarInfo(name)
+    ti.devmajor, ti.devminor = dev
     ti.type, ti.mode, ti.uid, ti.gid = typ, mode, uid, gid
     ti.mtime, ti.linkname = 1700000000, link
     if pax:
@@ -27,7 +28,7 @@ def add(t, name, typ=tarfile.REGTYPE, data=b"", mode=0o644, uid=0, gid=0,
 
 def layers(d):
     with tarfile.open(d + "/l1.tar", "w", format=tarfile.PAX_FORMAT) as t:
-        for x in ["bin", "etc", "opq", "del", "data", "tmp"]:
+        for x in ["bin", "etc", "opq", "del", "data", "tmp", "dev"]:
             add(t, x, tarfile.DIRTYPE, mode=0o755)
         add(t, "bin/busybox", data=open("/bin/busybox", "rb").read(), mode=0o755)
         add(t, "bin/sh", tarfile.SYMTYPE, link="busybox", mode=0o777)
@@ -41,6 +42,8 @@ def layers(d):
         add(t, "suid", data=b"s\n", mode=0o4755)
         add(t, "link", tarfile.SYMTYPE, link="/etc/passwd", mode=0o777)
         add(t, "xattr", data=b"x\n", pax={"SCHILY.xattr.user.test": "hello"})
+        add(t, "dev/null", tarfile.CHRTYPE, mode=0o666, dev=(1, 3))
+        add(t, "dev/fifo", tarfile.FIFOTYPE, mode=0o600)
     with tarfile.open(d + "/l2.tar", "w", format=tarfile.PAX_FORMAT) as t:
         add(t, "del/.wh.gone")
         add(t, "opq", tarfile.DIRTYPE, mode=0o755)
