@@ -90,6 +90,23 @@ static bool merge_through_symlink(json_t *map, const char *rel, bool whole)
 	}
 }
 
+/* REL's parents are directories now: a lower layer's file or symlink at
+ * one of them gives way (the overlay a runtime stacks does the same) */
+static void merge_implied_dirs(json_t *map, const char *rel)
+{
+	char p[PATH_MAX];
+	json_t *v;
+
+	snprintf(p, sizeof(p), "%s", rel);
+	for (char *s = strchr(p, '/'); s; s = strchr(s + 1, '/')) {
+		*s = 0;
+		v = json_object_get(map, p);
+		if (v && json_integer_value(json_array_get(v, 2)) != AE_IFDIR)
+			json_object_del(map, p);
+		*s = '/';
+	}
+}
+
 static int merge_entry(json_t *map, struct archive_entry *ent, long layer,
 		       long ord, const char *lname, struct oci_err *e)
 {
@@ -126,6 +143,7 @@ static int merge_entry(json_t *map, struct archive_entry *ent, long layer,
 			return oci_errf(e, EPERM, "%s: hard link '%.200s' -> "
 					"'%.200s' escapes the root", lname, rel, hl);
 	}
+	merge_implied_dirs(map, rel);
 	type = hl ? 0 : (int)archive_entry_filetype(ent);
 	if (type != AE_IFDIR)
 		merge_drop_below(map, rel, -1); /* a file replaces a tree */

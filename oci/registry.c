@@ -193,38 +193,49 @@ static void reg_errbody(const struct oci_buf *b, char *out, size_t len)
 	json_decref(j);
 }
 
+/* One GET of URL with this client's TLS and auth settings into b;
+ * *status set; CURLcode returned. */
+static CURLcode reg_perform(struct oci_client *c, const char *url,
+			    const char *accept, struct oci_buf *b,
+			    struct reg_hdrs *h, long *status)
+{
+	CURL *cu = curl_easy_init();
+	struct curl_slist *hl = NULL;
+	CURLcode cc;
+
+	if (!cu)
+		return CURLE_OUT_OF_MEMORY;
+	b->len = 0;
+	h->www_auth[0] = h->ctype[0] = 0;
+	oci_client_setup(c, cu, &hl);
+	if (accept)
+		hl = curl_slist_append(hl, accept);
+	curl_easy_setopt(cu, CURLOPT_URL, url);
+	curl_easy_setopt(cu, CURLOPT_HTTPHEADER, hl);
+	curl_easy_setopt(cu, CURLOPT_WRITEFUNCTION, reg_write);
+	curl_easy_setopt(cu, CURLOPT_WRITEDATA, b);
+	curl_easy_setopt(cu, CURLOPT_HEADERFUNCTION, reg_header);
+	curl_easy_setopt(cu, CURLOPT_HEADERDATA, h);
+	cc = curl_easy_perform(cu);
+	curl_easy_getinfo(cu, CURLINFO_RESPONSE_CODE, status);
+	curl_easy_cleanup(cu);
+	curl_slist_free_all(hl);
+	return cc;
+}
+
 static int reg_token(struct oci_client *c, const struct oci_challenge *ch,
 		     struct oci_err *e);
 
-/* One GET into b, answering one 401 challenge. *status set. */
+/* One GET into b (bounded by b->max), answering one 401 challenge. */
 static int reg_get(struct oci_client *c, const char *url, const char *accept,
 		   struct oci_buf *b, struct reg_hdrs *h, long *status,
 		   struct oci_err *e)
 {
 	for (int round = 0; round < 2; round++) {
-		CURL *cu = curl_easy_init();
-		struct curl_slist *hl = NULL;
 		struct oci_challenge ch;
-		CURLcode cc;
+		CURLcode cc = reg_perform(c, url, accept, b, h, status);
 		int rc;
 
-		if (!cu)
-			return oci_errf(e, ENOMEM, "curl_easy_init failed");
-		b->len = 0;
-		h->www_auth[0] = h->ctype[0] = 0;
-		oci_client_setup(c, cu, &hl);
-		if (accept)
-			hl = curl_slist_append(hl, accept);
-		curl_easy_setopt(cu, CURLOPT_URL, url);
-		curl_easy_setopt(cu, CURLOPT_HTTPHEADER, hl);
-		curl_easy_setopt(cu, CURLOPT_WRITEFUNCTION, reg_write);
-		curl_easy_setopt(cu, CURLOPT_WRITEDATA, b);
-		curl_easy_setopt(cu, CURLOPT_HEADERFUNCTION, reg_header);
-		curl_easy_setopt(cu, CURLOPT_HEADERDATA, h);
-		cc = curl_easy_perform(cu);
-		curl_easy_getinfo(cu, CURLINFO_RESPONSE_CODE, status);
-		curl_easy_cleanup(cu);
-		curl_slist_free_all(hl);
 		if (h->too_big)
 			return oci_errf(e, EFBIG, "%s: the registry claims %lld "
 					"bytes; more than the %zu-byte limit", url,
@@ -284,6 +295,8 @@ static int reg_basic(struct oci_client *c, struct oci_err *e)
 	return 0;
 }
 
+/* The bearer token for this repository (token.md, "Requesting a
+ * Token"), with the docker config's credentials if there are any. */
 static int reg_token(struct oci_client *c, const struct oci_challenge *ch,
 		     struct oci_err *e)
 {
@@ -291,61 +304,36 @@ static int reg_token(struct oci_client *c, const struct oci_challenge *ch,
 	struct reg_hdrs h = { .max = 1 << 20 };
 	const char *tok;
 	char url[2048];
+	CURLcode cc;
 	json_t *j;
 	long st = 0;
-	int rc;
+	int rc = 0;
 
 	if (!strcasecmp(ch->scheme, "Basic"))
 		return reg_basic(c, e);
 	if (reg_token_url(c, ch, url, sizeof(url)) < 0)
 		return oci_errf(e, EINVAL, "token realm too long");
 	c->auth[0] = 0;
-	if (c->creds[0]) {
-		reg_basic(c, e);
-	}
-	/* the token request is not answered with another challenge */
-	{
-		struct oci_client tc = *c;
-		CURL *cu = curl_easy_init();
-		struct curl_slist *hl = NULL;
-		CURLcode cc;
-
-		if (!cu)
-			return oci_errf(e, ENOMEM, "curl_easy_init failed");
-		oci_client_setup(&tc, cu, &hl);
-		curl_easy_setopt(cu, CURLOPT_URL, url);
-		curl_easy_setopt(cu, CURLOPT_HTTPHEADER, hl);
-		curl_easy_setopt(cu, CURLOPT_WRITEFUNCTION, reg_write);
-		curl_easy_setopt(cu, CURLOPT_WRITEDATA, &b);
-		curl_easy_setopt(cu, CURLOPT_HEADERFUNCTION, reg_header);
-		curl_easy_setopt(cu, CURLOPT_HEADERDATA, &h);
-		cc = curl_easy_perform(cu);
-		curl_easy_getinfo(cu, CURLINFO_RESPONSE_CODE, &st);
-		curl_easy_cleanup(cu);
-		curl_slist_free_all(hl);
-		if (cc != CURLE_OK) {
-			oci_buf_free(&b);
-			return oci_errf(e, EIO, "token server %.200s: %s", ch->realm,
-					curl_easy_strerror(cc));
-		}
-	}
-	if (st == 401 || st == 403) {
-		oci_buf_free(&b);
-		return oci_errf(e, EACCES, "unauthorized: %s", c->creds[0] ?
-				"incorrect username or password" :
-				"authentication required");
-	}
-	j = b.data ? json_loadb(b.data, b.len, 0, NULL) : NULL;
+	if (c->creds[0])
+		reg_basic(c, e); /* the token server gets basic auth */
+	cc = reg_perform(c, url, NULL, &b, &h, &st);
+	c->tried_auth = true;
+	if (cc != CURLE_OK)
+		rc = oci_errf(e, EIO, "token server %.200s: %s", ch->realm,
+			      curl_easy_strerror(cc));
+	else if (st == 401 || st == 403)
+		rc = oci_errf(e, EACCES, "unauthorized: %s", c->creds[0] ?
+			      "incorrect username or password" :
+			      "authentication required");
+	j = !rc && b.data ? json_loadb(b.data, b.len, 0, NULL) : NULL;
 	tok = json_string_value(json_object_get(j, "token"));
-	if (!tok)
+	if (!tok) /* the OAuth2 name (token.md, "Token Response Fields") */
 		tok = json_string_value(json_object_get(j, "access_token"));
-	rc = 0;
-	if (st != 200 || !tok || strlen(tok) > sizeof(c->auth) - 40)
+	if (!rc && (st != 200 || !tok || strlen(tok) > sizeof(c->auth) - 40))
 		rc = oci_errf(e, EACCES, "token server %.200s: HTTP %ld, no token",
 			      ch->realm, st);
-	else
+	else if (!rc)
 		snprintf(c->auth, sizeof(c->auth), "Authorization: Bearer %s", tok);
-	c->tried_auth = true;
 	json_decref(j);
 	oci_buf_free(&b);
 	return rc;

@@ -90,11 +90,11 @@ static void test_merge(void)
 	static const char *const l0[] = {
 		"d", "d", "", "d/x", "f", "x", "d/y", "f", "y", "gone", "f", "g",
 		"keep", "f", "k", "out", "l", "/tmp", "hl", "h", "keep",
-		"tree/a/b", "f", "b", "t2/c", "f", "c", NULL };
+		"tree/a/b", "f", "b", "t2/c", "f", "c", "wasfile", "f", "f", NULL };
 	static const char *const l1[] = {
 		"d/new", "f", "n", "d/.wh..wh..opq", "f", "", ".wh.gone", "f", "",
 		"tree", "f", "now a file", ".wh.t2", "f", "", "keep", "f", "k2",
-		NULL };
+		"wasfile/now", "f", "under a dir", NULL };
 	static const char *const dotdot[] = { "a/../../x", "f", "1", NULL };
 	static const char *const abs_[] = { "/etc/x", "f", "1", NULL };
 	static const char *const through[] = { "out/evil", "f", "1", NULL };
@@ -114,6 +114,8 @@ static void test_merge(void)
 	CHECK(from(m, "gone", -1) && from(m, "keep", 1));
 	/* a file replacing a directory drops the tree below it */
 	CHECK(from(m, "tree", 1) && from(m, "tree/a/b", -1));
+	/* a path under what was a file: the file gives way to a directory */
+	CHECK(from(m, "wasfile", -1) && from(m, "wasfile/now", 1));
 	/* whiteout of a directory: everything below it too */
 	CHECK(from(m, "t2", -1) && from(m, "t2/c", -1));
 	CHECK(merge(dotdot, 2, m, &e) == -EPERM);
