@@ -229,7 +229,8 @@ int msbvm_image_set_progress_fd(msbvm_image_store *s, int fd);
 int msbvm_image_pull(msbvm_image_store *s, const char *ref, char *digest);
 int msbvm_image_list(msbvm_image_store *s, msbvm_image_list_fn fn,
 		     void *opaque);
-/* Forget REF; blobs and base images nothing else uses are deleted. */
+/* Forget REF; blobs and base images nothing else uses are deleted.
+ * -EBUSY if a running VM uses its base image (and no other REF has it). */
 int msbvm_image_remove(msbvm_image_store *s, const char *ref);
 /* The image config blob (JSON) of REF, malloc'd, NUL-terminated. */
 int msbvm_image_config_json(msbvm_image_store *s, const char *ref,

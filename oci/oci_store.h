@@ -48,6 +48,9 @@ int oci_store_ref_get(struct oci_store *s, const char *ref, char *digest,
 int oci_store_ref_del(struct oci_store *s, const char *ref, struct oci_err *e);
 int oci_store_list(struct oci_store *s, oci_list_fn fn, void *opaque,
 		   struct oci_err *e);
+/* rmi: forget REF (-EBUSY if its base image is in use by a VM and no
+ * other reference shares it), then GC; takes the lock */
+int oci_store_remove(struct oci_store *s, const char *ref, struct oci_err *e);
 /* remove blobs and base images no reference needs; returns how many */
 int oci_store_gc(struct oci_store *s, struct oci_err *e);
 

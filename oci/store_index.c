@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 static json_t *ix_load(struct oci_store *s, struct oci_err *e)
@@ -209,4 +210,54 @@ int oci_store_gc(struct oci_store *s, struct oci_err *e)
 	json_decref(j);
 	json_decref(keep);
 	return n;
+}
+
+static int rm_count(const struct oci_image_entry *ie, void *opaque)
+{
+	struct { const char *digest; int n; } *c = opaque;
+
+	c->n += !strcmp(ie->digest, c->digest);
+	return 0;
+}
+
+/* A running VM holds its read-only disks with flock(LOCK_SH)
+ * (virtio/blk.c): an exclusive try-lock fails while one uses the image. */
+static bool rm_busy(struct oci_store *s, const char *digest)
+{
+	char p[PATH_MAX];
+	bool busy = false;
+	int fd;
+
+	oci_store_image_path(s, digest, p, sizeof(p));
+	if ((fd = open(p, O_RDONLY | O_CLOEXEC)) < 0)
+		return false;
+	busy = flock(fd, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+	close(fd);
+	return busy;
+}
+
+int oci_store_remove(struct oci_store *s, const char *ref, struct oci_err *e)
+{
+	struct { const char *digest; int n; } c = { NULL, 0 };
+	char digest[OCI_DIGEST_LEN + 1], norm[700];
+	int rc;
+
+	if ((rc = oci_store_lock(s, e)) < 0)
+		return rc;
+	if ((rc = oci_store_ref_get(s, ref, digest, norm, sizeof(norm), e)) < 0)
+		goto out;
+	c.digest = digest;
+	if ((rc = oci_store_list(s, rm_count, &c, e)) < 0)
+		goto out;
+	if (c.n == 1 && rm_busy(s, digest)) {
+		rc = oci_errf(e, EBUSY, "image %s is in use by a running VM "
+			      "(stop it first)", norm);
+		goto out;
+	}
+	if ((rc = oci_store_ref_del(s, ref, e)) == 0 &&
+	    (rc = oci_store_gc(s, e)) > 0)
+		rc = 0;
+out:
+	oci_store_unlock(s);
+	return rc;
 }

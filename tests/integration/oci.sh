@@ -149,6 +149,14 @@ check "unknown image: exit status 1" [ $? = 1 ]
 # ---- rmi: blobs no image needs are deleted, shared ones kept
 build/msbvm pull -q "$reg/test/multi:v1" >/dev/null 2>&1   # amd64 again
 n0=$(nblobs)
+# a running VM holds its read-only disk with flock(LOCK_SH) (virtio/blk.c)
+flock -s "$MSBVM_HOME/images/${d_zstd#sha256:}.ext4" sleep 30 & holder=$!
+sleep 0.2
+s0=$(snap)
+build/msbvm rmi "$reg/test/zstd:v1" >/dev/null 2>"$work/e.err"; rc=$?
+check "rmi of an image a VM uses: refused, says so, store unchanged" \
+	sh -c "[ $rc != 0 ] && grep -q 'is in use by a running VM' '$work/e.err' && [ '$(snap)' = '$s0' ]"
+kill $holder; wait $holder 2>/dev/null
 build/msbvm rmi "$reg/test/two:v1" >/dev/null
 check "rmi of an image whose manifest another ref shares keeps its blobs" \
 	[ "$(nblobs)" = "$n0" -a -f "$base_two" ]

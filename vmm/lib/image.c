@@ -121,15 +121,7 @@ int msbvm_image_list(msbvm_image_store *s, msbvm_image_list_fn fn,
 
 int msbvm_image_remove(msbvm_image_store *s, const char *ref)
 {
-	int rc;
-
-	if ((rc = oci_store_lock(&s->st, &s->err)) < 0)
-		return rc;
-	rc = oci_store_ref_del(&s->st, ref, &s->err);
-	if (!rc && (rc = oci_store_gc(&s->st, &s->err)) > 0)
-		rc = 0;
-	oci_store_unlock(&s->st);
-	return rc;
+	return oci_store_remove(&s->st, ref, &s->err);
 }
 
 /* REF -> its manifest, parsed */
