@@ -11,6 +11,7 @@
 #include <archive_entry.h>
 #include <errno.h>
 #include <ext2fs/ext2fs.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,16 +94,20 @@ static int ew_parent(struct ew *w, const char *rel, ext2_ino_t *out,
 	return 0;
 }
 
-/* owner, mode, times from the header (uid/gid high halves: ext4 has 32) */
+/* owner, mode, times from the header (uid/gid high halves: ext4 has 32
+ * bits; nanoseconds in the large inode's *_extra, nsec << 2) */
 static errcode_t ew_attrs(ext2_filsys fs, ext2_ino_t ino,
 			  struct archive_entry *ent)
 {
-	struct ext2_inode in;
-	errcode_t err = ext2fs_read_inode(fs, ino, &in);
+	struct ext2_inode_large in;
+	struct ext2_inode *i = (struct ext2_inode *)&in;
 	unsigned long uid = (unsigned long)archive_entry_uid(ent);
 	unsigned long gid = (unsigned long)archive_entry_gid(ent);
+	__u32 ns = (__u32)archive_entry_mtime_nsec(ent);
+	errcode_t err;
 
-	if (err)
+	memset(&in, 0, sizeof(in));
+	if ((err = ext2fs_read_inode_full(fs, ino, i, sizeof(in))))
 		return err;
 	in.i_mode = (__u16)((in.i_mode & S_IFMT) | (archive_entry_mode(ent) & 07777));
 	in.i_uid = (__u16)uid;
@@ -110,7 +115,11 @@ static errcode_t ew_attrs(ext2_filsys fs, ext2_ino_t ino,
 	in.i_gid = (__u16)gid;
 	ext2fs_set_i_gid_high(in, gid >> 16);
 	in.i_atime = in.i_ctime = in.i_mtime = (__u32)archive_entry_mtime(ent);
-	return ext2fs_write_inode(fs, ino, &in);
+	if (EXT2_INODE_SIZE(fs->super) > EXT2_GOOD_OLD_INODE_SIZE &&
+	    in.i_extra_isize >= offsetof(struct ext2_inode_large, i_crtime) -
+				EXT2_GOOD_OLD_INODE_SIZE)
+		in.i_atime_extra = in.i_ctime_extra = in.i_mtime_extra = ns << 2;
+	return ext2fs_write_inode_full(fs, ino, i, sizeof(in));
 }
 
 static errcode_t ew_xattrs(ext2_filsys fs, ext2_ino_t ino,
