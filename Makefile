@@ -19,18 +19,30 @@ CFLAGS += $(CFLAGS_COMMON) $(CFLAGS_$(BUILD))
 SAN_LDFLAGS_asan := -fsanitize=address,undefined
 SAN_LDFLAGS_static := -static
 LDFLAGS += -pthread $(SAN_LDFLAGS_$(BUILD))
-# The library's own dependencies (README "Dependencies"): libfdt builds
-# agentd's boot configuration, libarchive wraps it into a cpio archive.
-LIB_LDLIBS := -lfdt -larchive
-LIB_LDLIBS_static := -lfdt $(shell pkg-config --static --libs libarchive 2>/dev/null)
-LDLIBS_LIB := $(or $(LIB_LDLIBS_$(BUILD)),$(LIB_LDLIBS))
 
 # Layers, lowest first (README "Architecture"); every .c in a layer's
 # folder is part of the library, so a new device needs no Makefile edit.
 CORE_SRCS := $(wildcard proto/*.c vmm/core/*.c)
 DEV_SRCS := $(wildcard vmm/hw/*.c virtio/*.c boot/*.c)
 LIB_SRCS := $(wildcard vmm/lib/*.c)
-VMM_SRCS := $(CORE_SRCS) $(DEV_SRCS) $(LIB_SRCS)
+# oci/: images (registry client, store, root filesystem); below vmm/lib
+OCI_SRCS := $(wildcard oci/*.c)
+# what oci/ links (README "Dependencies"); also in vmm/lib/msbvm.pc.in
+OCI_LIBS := -lcurl -larchive -ljansson -lcrypto -lext2fs -lcom_err
+# Debian has no static libcurl dependencies: the static binary has no
+# images (vmm/lib/image_none.c answers -ENOTSUP)
+ifeq ($(BUILD),static)
+OCI_SRCS :=
+OCI_LIBS :=
+CFLAGS += -DMSBVM_NO_IMAGES
+endif
+# The library's dependencies (README "Dependencies"): libfdt builds
+# agentd's boot configuration, libarchive wraps it into a cpio archive;
+# then what oci/ needs.
+LIB_LDLIBS := -lfdt -larchive $(OCI_LIBS)
+LIB_LDLIBS_static := -lfdt $(shell pkg-config --static --libs libarchive 2>/dev/null)
+LDLIBS_LIB := $(or $(LIB_LDLIBS_$(BUILD)),$(LIB_LDLIBS))
+VMM_SRCS := $(CORE_SRCS) $(DEV_SRCS) $(OCI_SRCS) $(LIB_SRCS)
 CLI_SRCS := $(wildcard vmm/cli/*.c)
 MAIN_SRCS := $(CLI_SRCS)
 UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
@@ -170,7 +182,8 @@ tsan: $(TSAN_BINS)
 # build/fuzz/fuzz_virtq_blk -max_total_time=60
 FUZZ_SRCS := vmm/core/err.c vmm/core/mem.c virtio/virtq.c virtio/mmio.c virtio/blk.c \
 	virtio/vsock.c virtio/vsock_conn.c
-fuzz: build/fuzz/fuzz_virtq_blk build/fuzz/fuzz_proto build/fuzz/fuzz_bootcfg
+fuzz: build/fuzz/fuzz_virtq_blk build/fuzz/fuzz_proto build/fuzz/fuzz_bootcfg \
+	build/fuzz/fuzz_oci_ref build/fuzz/fuzz_oci_manifest
 
 build/fuzz/fuzz_virtq_blk: tests/fuzz/fuzz_virtq_blk.c $(FUZZ_SRCS)
 	@mkdir -p $(dir $@)
@@ -187,6 +200,18 @@ build/fuzz/fuzz_bootcfg: tests/fuzz/fuzz_bootcfg.c agentd/config.c
 	@mkdir -p $(dir $@)
 	clang -std=c11 -D_GNU_SOURCE -I. -g -O1 -Wall -Wextra -Werror \
 		-fsanitize=fuzzer,address,undefined -o $@ $^ -lfdt
+
+# the parsers of what users and registries send (oci/)
+build/fuzz/fuzz_oci_ref: tests/fuzz/fuzz_oci_ref.c oci/ref.c oci/auth.c oci/util.c
+	@mkdir -p $(dir $@)
+	clang -std=c11 -D_GNU_SOURCE -I. -g -O1 -Wall -Wextra -Werror \
+		-fsanitize=fuzzer,address,undefined -o $@ $^ -ljansson -lcrypto
+
+build/fuzz/fuzz_oci_manifest: tests/fuzz/fuzz_oci_manifest.c oci/manifest.c \
+		oci/config.c oci/util.c
+	@mkdir -p $(dir $@)
+	clang -std=c11 -D_GNU_SOURCE -I. -g -O1 -Wall -Wextra -Werror \
+		-fsanitize=fuzzer,address,undefined -o $@ $^ -ljansson
 
 kernel:
 	tools/build-kernel.sh
@@ -233,7 +258,9 @@ integration: all kernel build/guest/fsstress build/hooks/msbvm
 	tests/integration/run.sh
 	tests/integration/agent.sh
 	tests/integration/init.sh
+	tests/integration/overlay.sh
 	tests/integration/embed.sh
+	tests/integration/oci.sh
 
 # The two commands that do all set-up on a fresh machine (README):
 # `make test` runs every test; `make run` boots the built-in default guest.

@@ -213,6 +213,61 @@ int msbvm_copy_out(msbvm *vm, const char *guest_path, const char *host_path);
 /* One JSON object: phase times, guest timestamps, exits, RSS. */
 int msbvm_write_report(msbvm *vm, const char *path, int exit_code);
 
+/* ---- images (OCI / Docker registries; oci/) ----
+ * A store of pulled images under a root directory ($MSBVM_HOME; default
+ * ~/.local/share/msbvm, /var/lib/msbvm as root). Open one handle per
+ * thread; the store itself is safe for several processes (a file lock). */
+typedef struct msbvm_image_store msbvm_image_store;
+
+struct msbvm_image_info {
+	const char *ref;        /* docker.io/library/alpine:latest */
+	const char *digest;     /* manifest digest, sha256:... */
+	const char *created;    /* from the image config, RFC 3339, or "" */
+	uint64_t size;          /* config + compressed layers, bytes */
+};
+typedef int (*msbvm_image_list_fn)(const struct msbvm_image_info *ii,
+				   void *opaque);
+
+/* What `run IMAGE` needs: the cached read-only ext4 base image and the
+ * image config. Lists are NULL-terminated or NULL when the image has none. */
+struct msbvm_image_rootfs {
+	char *path;             /* STORE/images/<hex>.ext4, never written */
+	char *digest;
+	char **entrypoint, **cmd, **env;
+	char *workdir, *user;   /* NULL if unset */
+};
+
+/* root NULL: the default. -errno; *out NULL on failure (errno only). */
+int msbvm_image_store_open(const char *root, msbvm_image_store **out);
+void msbvm_image_store_close(msbvm_image_store *s);
+const char *msbvm_image_errmsg(const msbvm_image_store *s);
+const char *msbvm_image_store_root(const msbvm_image_store *s);
+/* pull options, kept on the handle: "os/arch[/variant]" (default
+ * linux/amd64); a registry to reach over plain HTTP; a CA bundle; where
+ * progress lines go (-1: nowhere, the default) */
+int msbvm_image_set_platform(msbvm_image_store *s, const char *platform);
+int msbvm_image_add_insecure_registry(msbvm_image_store *s, const char *host);
+int msbvm_image_set_ca_cert(msbvm_image_store *s, const char *path);
+int msbvm_image_set_progress_fd(msbvm_image_store *s, int fd);
+/* Pull REF; digest (>= 72 bytes, may be NULL) gets the manifest digest. */
+int msbvm_image_pull(msbvm_image_store *s, const char *ref, char *digest);
+int msbvm_image_list(msbvm_image_store *s, msbvm_image_list_fn fn,
+		     void *opaque);
+/* Forget REF; blobs and base images nothing else uses are deleted.
+ * -EBUSY if a running VM uses its base image (and no other REF has it). */
+int msbvm_image_remove(msbvm_image_store *s, const char *ref);
+/* The image config blob (JSON) of REF, malloc'd, NUL-terminated. */
+int msbvm_image_config_json(msbvm_image_store *s, const char *ref,
+			    char **json);
+/* The base image of a pulled REF, built on first use and cached. */
+int msbvm_image_rootfs(msbvm_image_store *s, const char *ref,
+		       struct msbvm_image_rootfs *out);
+void msbvm_image_rootfs_free(struct msbvm_image_rootfs *r);
+/* ~/.docker/config.json credentials, the file docker login writes */
+int msbvm_image_login(msbvm_image_store *s, const char *registry,
+		      const char *user, const char *password);
+int msbvm_image_logout(msbvm_image_store *s, const char *registry);
+
 #ifdef __cplusplus
 }
 #endif

@@ -6,6 +6,7 @@
 #   proto/              wire protocol shared by host and guest: nothing
 #   vmm/core/           KVM VM, vCPU, memory, buses, eventfds: nothing
 #   boot/ vmm/hw/ virtio/  boot protocol and device models: vmm/core
+#   oci/                images: registry, store, rootfs: nothing of vmm/
 #   vmm/lib/            libmsbvm: everything above, and include/
 #   vmm/cli/            the msbvm command: include/ only (the public API)
 #   agentd/             the guest agent: proto/ only
@@ -18,7 +19,8 @@ allowed() {
 	proto) echo "proto" ;;
 	vmm/core) echo "vmm/core" ;;
 	boot|vmm/hw|virtio) echo "$1 vmm/core" ;;
-	vmm/lib) echo "vmm/lib include proto vmm/core vmm/hw virtio boot" ;;
+	oci) echo "oci" ;;
+	vmm/lib) echo "vmm/lib include proto vmm/core vmm/hw virtio boot oci" ;;
 	vmm/cli) echo "vmm/cli include" ;;
 	agentd) echo "agentd proto" ;;
 	examples) echo "include" ;;
@@ -26,7 +28,7 @@ allowed() {
 	esac
 }
 bad=0
-for f in $(find include proto vmm boot virtio agentd examples -name '*.[ch]' 2>/dev/null); do
+for f in $(find include proto oci vmm boot virtio agentd examples -name '*.[ch]' 2>/dev/null); do
 	dir=$(dirname "$f")
 	ok=$(allowed "$dir")
 	[ "$ok" = "*" ] && continue

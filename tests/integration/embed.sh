@@ -24,7 +24,8 @@ cc -std=c11 -Wall -Wextra -Werror $cflags -o "$work/embed" examples/embed.c $lib
 	-Wl,-rpath,"$prefix/lib" 2>"$work/cc.log"
 check "examples/embed.c builds against the installed library (pkg-config)" [ $? = 0 ]
 cc -std=c11 -Wall -Wextra -Werror $cflags -o "$work/embed-static" examples/embed.c \
-	"$prefix/lib/libmsbvm.a" $(PKG_CONFIG_PATH=$pc pkg-config --static --libs-only-other msbvm) \
+	"$prefix/lib/libmsbvm.a" $(PKG_CONFIG_PATH=$pc pkg-config --static --libs msbvm |
+		sed 's/-lmsbvm//') \
 	-pthread 2>>"$work/cc.log"
 check "and statically against libmsbvm.a" [ $? = 0 ]
 check "the shared build really uses libmsbvm.so" \

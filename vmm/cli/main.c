@@ -4,6 +4,7 @@
  * mode `run` and `exec` return the command's status instead. */
 #include "cli.h"
 #include "cmds.h"
+#include "images.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -23,6 +24,12 @@ static void main_usage(FILE *f)
 		"  cp         copy a file: cp SRC NAME:/path, cp NAME:/path DST\n"
 		"  ls         list running VMs\n"
 		"  stop       power a VM off: stop NAME\n"
+		"  pull       fetch an image from a registry: pull REF\n"
+		"  images     list pulled images\n"
+		"  rmi        remove an image: rmi REF\n"
+		"  inspect    print an image's config (JSON): inspect REF\n"
+		"  login      save registry credentials: login -u USER REGISTRY\n"
+		"  logout     forget them: logout REGISTRY\n"
 		"  version    print the version\n"
 		"  help       this text; `msbvm run --help` for a command\n"
 		"\n"
@@ -51,6 +58,8 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if ((rc = cmds_main(argc - 1, argv + 1)) >= 0)
+		return rc;
+	if ((rc = images_main(argc - 1, argv + 1)) >= 0)
 		return rc;
 	if (strcmp(argv[1], "run")) {
 		fprintf(stderr, "msbvm: unknown command '%s' (try msbvm --help)\n",
