@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "proto/bootcfg.h"
 #include "proto/proto.h"
 
 #define AGENT_MAX_CONNS 32
@@ -100,11 +101,21 @@ bool agent_keys_fit(const uint8_t *data, size_t len);
 void agent_drop(struct agent *a, struct aconn *c);
 
 /* exec.c */
+/* Defaults for every EXEC, from the boot configuration's /msbvm/exec (an
+ * image's Env, WorkingDir and User): the request's own env=, cwd= and
+ * user= win over them. */
+struct exec_defaults {
+	char *env[BCFG_MAX_LIST];
+	unsigned envc;
+	const char *workdir, *user;   /* NULL: "/" and root */
+};
+/* Set once at boot, before serving; d must outlive the agent. */
+void exec_set_defaults(const struct exec_defaults *d);
 /* An EXEC request: pointers into the frame (parsed), then what the agent
  * resolves before forking. */
 struct exec_req {
 	const char *argv[AGENT_MAX_ARGS + 1];
-	const char *envp[AGENT_MAX_ARGS + 8];
+	const char *envp[AGENT_MAX_ARGS + BCFG_MAX_LIST + 8];
 	const char *reqenv[AGENT_MAX_ARGS];
 	unsigned argc, envc, nreqenv;
 	const char *cwd, *user;

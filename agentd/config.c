@@ -237,13 +237,44 @@ static bool acfg_init(struct acfg_ctx *x, int parent, struct agent_cfg *c)
 	return true;
 }
 
+static bool acfg_exec(struct acfg_ctx *x, int parent, struct agent_cfg *c)
+{
+	static const char *const props[] = { BCFG_P_ENV, BCFG_P_WORKDIR,
+					     BCFG_P_USER, NULL };
+	static const char *const none[] = { NULL };
+	const char *path = "/" BCFG_NODE "/" BCFG_N_EXEC;
+	int node = fdt_subnode_offset(x->fdt, parent, BCFG_N_EXEC);
+	struct exec_defaults *d = &c->exec;
+	char *workdir, *user;
+
+	if (node < 0)
+		return true;
+	if (!acfg_known(x, node, path, props, none) ||
+	    !acfg_list(x, node, path, BCFG_P_ENV, d->env, &d->envc) ||
+	    !acfg_str(x, node, path, BCFG_P_WORKDIR, BCFG_MAX_WORKDIR, false,
+		      &workdir) ||
+	    !acfg_str(x, node, path, BCFG_P_USER, BCFG_MAX_USER, false, &user))
+		return false;
+	if (workdir && workdir[0] != '/')
+		return acfg_fail(x, "property %s/%s: not an absolute path: %s", path,
+				 BCFG_P_WORKDIR, workdir);
+	for (unsigned i = 0; i < d->envc; i++)
+		if (d->env[i][0] == '=' || !strchr(d->env[i], '='))
+			return acfg_fail(x, "property %s/%s: string %u is not "
+					 "NAME=VALUE", path, BCFG_P_ENV, i);
+	d->workdir = workdir;
+	d->user = user;
+	return true;
+}
+
 /* /msbvm's own properties: version first, so that a blob from another
  * version is reported as such rather than as its first odd property. */
 static bool acfg_top(struct acfg_ctx *x, int node, struct agent_cfg *c)
 {
 	static const char *const props[] = { BCFG_P_VERSION, BCFG_P_NAME,
 					     BCFG_P_HOST_TIME, NULL };
-	static const char *const nodes[] = { BCFG_N_ROOT, BCFG_N_INIT, NULL };
+	static const char *const nodes[] = { BCFG_N_ROOT, BCFG_N_INIT,
+					     BCFG_N_EXEC, NULL };
 	const char *path = "/" BCFG_NODE;
 	const void *p;
 	int len;
@@ -299,5 +330,5 @@ bool acfg_parse(void *blob, size_t len, struct agent_cfg *c, char *err,
 	if ((node = fdt_subnode_offset(blob, 0, BCFG_NODE)) < 0)
 		return acfg_fail(&x, "missing node /%s", BCFG_NODE);
 	return acfg_top(&x, node, c) && acfg_root(&x, node, c) &&
-	       acfg_init(&x, node, c);
+	       acfg_init(&x, node, c) && acfg_exec(&x, node, c);
 }

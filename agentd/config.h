@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "agentd.h"
 #include "init.h"
 
 struct agent_cfg {
@@ -20,6 +21,7 @@ struct agent_cfg {
 	char *root_upper;      /* overlay upper: "tmpfs" or a device; NULL: none */
 	bool root_ro;
 	struct init_cfg init;  /* init.want false: no handoff */
+	struct exec_defaults exec; /* all empty: none */
 };
 
 /* Validates and parses blob (len bytes, writable: the strings in *c point

@@ -42,7 +42,15 @@ unsigned agent_env_set(const char **envp, unsigned n, unsigned cap,
 
 static void exec_setenv(struct exec_req *r, const char *entry)
 {
-	r->envc = agent_env_set(r->envp, r->envc, AGENT_MAX_ARGS + 7, entry);
+	r->envc = agent_env_set(r->envp, r->envc,
+				sizeof(r->envp) / sizeof(r->envp[0]) - 1, entry);
+}
+
+static const struct exec_defaults *exec_dflt;
+
+void exec_set_defaults(const struct exec_defaults *d)
+{
+	exec_dflt = d;
 }
 
 static const char *exec_getenv(const struct exec_req *r, const char *name)
@@ -100,7 +108,8 @@ bool exec_parse(struct exec_req *r, const uint8_t *data, size_t len,
 	size_t pos = 0;
 
 	memset(r, 0, sizeof(*r));
-	r->cwd = "/";
+	r->cwd = exec_dflt && exec_dflt->workdir ? exec_dflt->workdir : "/";
+	r->user = exec_dflt ? exec_dflt->user : NULL;
 	r->rows = 24;
 	r->cols = 80;
 	/* kv_next trusts the shape (it runs strlen) */
@@ -373,6 +382,8 @@ static bool exec_prepare(struct exec_req *r, struct aconn *c,
 	exec_setenv(r, home);
 	if (r->tty)
 		exec_setenv(r, "TERM=xterm");
+	for (unsigned i = 0; exec_dflt && i < exec_dflt->envc; i++)
+		exec_setenv(r, exec_dflt->env[i]);
 	for (unsigned i = 0; i < r->nreqenv; i++)
 		exec_setenv(r, r->reqenv[i]);
 	r->envp[r->envc] = NULL;

@@ -198,6 +198,7 @@ static void agent_setup(struct agent *a, struct agent_cfg *cfg)
 	agent_mount("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
 	agent_mount("devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755");
 	agent_read_config(cfg);
+	exec_set_defaults(&cfg->exec);
 	if (cfg->has_root)
 		agent_switch_root(cfg);
 	a->t_root_ms = agent_now_ms();

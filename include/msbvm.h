@@ -64,10 +64,14 @@ int msbvm_config_set_initrd(msbvm_config *c, const char *path);
 int msbvm_config_set_rootfs(msbvm_config *c, const char *path);
 /* Keep the root image unchanged: mount it read-only as the lower layer
  * of an overlay whose writes go to `upper`: "tmpfs" (in guest RAM, gone
- * at power-off) or the path of an ext4 image of this VM's own (attached
- * as /dev/vdb; agentd keeps upper/ and work/ folders in it). The root
- * image is then attached read-only, so any number of VMs can share it.
- * NULL: the root image is mounted read-write (the default). */
+ * at power-off), "scratch" (a sparse ext4 image of MSBVM_SCRATCH_MIB
+ * apparent size that the library creates in the VM's state directory and
+ * deletes with it), or the path of an ext4 image of this VM's own. A disk
+ * upper is attached as /dev/vdb; agentd keeps upper/ and work/ folders in
+ * it. The root image is then attached read-only, so any number of VMs can
+ * share it. NULL: the root image is mounted read-write (the default;
+ * "scratch" for an image, msbvm_config_set_image). */
+#define MSBVM_SCRATCH_MIB 4096
 int msbvm_config_set_overlay(msbvm_config *c, const char *upper);
 /* Another virtio-blk disk (vdb, vdc, ... in order, after an overlay's
  * upper disk; at most 8). */
@@ -175,7 +179,8 @@ typedef void (*msbvm_output_fn)(void *opaque, enum msbvm_stream s,
 struct msbvm_exec {
 	const char *const *argv;     /* NULL-terminated, argv[0] looked up in PATH */
 	const char *const *env;      /* "K=V", NULL-terminated, or NULL */
-	const char *cwd, *user;      /* NULL: "/" and root */
+	const char *cwd, *user;      /* NULL: the VM's defaults (an image's
+				      * WorkingDir and User), else "/", root */
 	bool tty;                    /* a pty in the guest (raw mode on stdin_fd) */
 	int stdin_fd;                /* -1: no input (EOF at once) */
 	int stdout_fd, stderr_fd;    /* -1: use on_output, or discard */
@@ -236,6 +241,14 @@ struct msbvm_image_rootfs {
 	char **entrypoint, **cmd, **env;
 	char *workdir, *user;   /* NULL if unset */
 };
+
+/* Boot from a pulled image: its base image (r->path) becomes the
+ * read-only root under an overlay (upper as msbvm_config_set_overlay
+ * says, default "scratch"), and its Env, WorkingDir and User become the
+ * defaults of every command run in the VM, msbvm_exec's included (a
+ * command's own env, cwd and user win), as with `docker exec`. Entrypoint
+ * and Cmd are the caller's to combine with its command. */
+int msbvm_config_set_image(msbvm_config *c, const struct msbvm_image_rootfs *r);
 
 /* root NULL: the default. -errno; *out NULL on failure (errno only). */
 int msbvm_image_store_open(const char *root, msbvm_image_store **out);

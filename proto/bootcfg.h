@@ -34,12 +34,18 @@
 #define BCFG_P_PATH "path"              /* string: "auto" or absolute */
 #define BCFG_P_ARGS "args"              /* string list */
 #define BCFG_P_ENV "env"                /* string list of KEY=VALUE */
+#define BCFG_N_EXEC "exec"              /* /msbvm/exec: optional; defaults
+					 * for every EXEC (an image's config) */
+#define BCFG_P_WORKDIR "workdir"        /* string: absolute path */
+#define BCFG_P_USER "user"              /* string: NAME, UID or UID:GID */
 
 /* limits (the host refuses more at configuration time) */
 #define BCFG_MAX_NAME 64                /* HOST_NAME_MAX */
 #define BCFG_MAX_DEVICE 127
 #define BCFG_MAX_FSTYPE 31
 #define BCFG_MAX_PATH 255
+#define BCFG_MAX_WORKDIR 4095
+#define BCFG_MAX_USER 255
 #define BCFG_MAX_LIST 64                /* init args, init env */
 #define BCFG_MAX_STRING 65536           /* one list element */
 

@@ -4,7 +4,9 @@
 # pushed with skopeo), then msbvm pull / images / inspect / rmi / login,
 # the ext4 base image read back with debugfs, and hostile registries
 # (oci_fake_registry.py), each of which must fail clearly, exit non-zero
-# and leave the store exactly as it was. Boots no VM.
+# and leave the store exactly as it was. Then `msbvm run IMAGE` boots a
+# busybox image three times (its config honoured by run and exec, CMD and
+# --entrypoint replacing Cmd and Entrypoint, the shared base untouched).
 . "$(dirname "$0")/lib.sh"
 PATH=$PATH:/sbin:/usr/sbin
 export MSBVM_HOME=$work/store DOCKER_CONFIG=$work/docker
@@ -294,6 +296,55 @@ mb=$(du -sm "$work/sk" | cut -f1)
 awk -v a="$t0" -v b="$t1" -v c="$t2" -v d="$t3" -v e="$t4" -v f="$t5" -v g="$t6" -v mb="$mb" 'BEGIN {
 	printf "# bench: %d MB, 3 layers: skopeo copy %.2f s; msbvm pull %.2f s (download + base image; ratio %.2f)\n", mb, b-a, c-b, (c-b)/(b-a)
 	printf "# bench: base image build alone (blobs present) %.2f s; pull with everything cached %.3f s\n", e-d, g-f }'
+
+# ---- run IMAGE: a busybox image whose config says what to run
+echo "# run IMAGE (boots 3 guests)"
+tools/stage-busybox.sh "$work/bbroot" tests/integration/init-smoke.sh >/dev/null &&
+	mkdir -p "$work/bbroot/data" && tar -C "$work/bbroot" -cf "$work/bb.tar" . &&
+	umoci init --layout "$img/bb" && umoci new --image "$img/bb:v1" &&
+	umoci raw add-layer --image "$img/bb:v1" "$work/bb.tar" &&
+	umoci config --image "$img/bb:v1" --config.entrypoint /bin/sh \
+		--config.entrypoint -c --config.cmd 'echo image-cmd FOO=$FOO pwd=$(pwd) uid=$(id -u)' \
+		--config.env FOO=bar --config.workingdir /data --config.user 1234:5678 &&
+	push "oci:$img/bb:v1" "docker://$reg/test/bb:v1"
+check "a busybox image is pushed" [ $? = 0 ]
+# run -d (pulls on first use) and a foreground run at the same time
+build/msbvm run -d --state-dir "$state" --name obb "$reg/test/bb:v1" \
+	>/dev/null 2>"$work/run-d.err"; rc=$?
+check "run -d --name obb IMAGE: pulled on first use and ready (rc=$rc)" [ $rc = 0 ]
+d_bb=$(digest_of "$reg/test/bb:v1")
+base_bb=$MSBVM_HOME/images/${d_bb#sha256:}.ext4
+sum_bb=$(md5sum < "$base_bb")
+out=$(build/msbvm run --state-dir "$state" "$reg/test/bb:v1" 2>"$work/run1.err")
+check "run IMAGE runs Entrypoint + Cmd with the image's Env, WorkingDir, User ($out)" \
+	[ "$out" = "image-cmd FOO=bar pwd=/data uid=1234" ]
+out=$(build/msbvm exec --state-dir "$state" obb -- sh -c 'echo $FOO $(pwd) $(id -u):$(id -g)')
+check "exec in an image VM gets the image's defaults too ($out)" [ "$out" = "bar /data 1234:5678" ]
+out=$(build/msbvm exec --state-dir "$state" -e FOO=mine -w / -u 0 obb -- sh -c 'echo $FOO $(pwd) $(id -u)')
+check "-e, -w, -u win over them ($out)" [ "$out" = "mine / 0" ]
+build/msbvm exec --state-dir "$state" -u 0 obb -- sh -c 'echo new > /etc/new-file && rm /bin/ls'
+check "the VM writes to its overlay (a new file, a deleted one)" \
+	[ "$(build/msbvm exec --state-dir "$state" obb -- cat /etc/new-file)" = new ]
+check "its scratch upper disk is sparse, in the state directory" \
+	bash -c "[ -f '$state/obb/upper.ext4' ] && [ \$(du -k '$state/obb/upper.ext4' | cut -f1) -lt 65536 ]"
+s0=$(snap)
+build/msbvm rmi "$reg/test/bb:v1" >/dev/null 2>"$work/rmi-bb.err"; rc=$?
+check "rmi of the image a running VM uses: refused, store unchanged (rc=$rc)" \
+	bash -c "[ $rc != 0 ] && [ '$(snap)' = '$s0' ]"
+build/msbvm stop --state-dir "$state" obb; rc=$?
+check "stop (rc=$rc); the scratch disk goes with the VM" \
+	bash -c "[ $rc = 0 ] && [ ! -e '$state/obb' ]"
+check "the shared base image was never written" [ "$(md5sum < "$base_bb")" = "$sum_bb" ]
+out=$(build/msbvm run --state-dir "$state" --tmpfs-upper "$reg/test/bb:v1" -- \
+	'echo replaced $FOO; test -e /bin/ls && echo ls-back' 2>"$work/run2.err")
+check "CMD replaces the image's Cmd; a new VM starts from the pristine base ($(echo $out))" \
+	[ "$(echo $out)" = "replaced bar ls-back" ]
+out=$(build/msbvm run --state-dir "$state" "$reg/test/bb:v1" --entrypoint /bin/echo \
+	-- hello 2>"$work/run3.err")
+check "--entrypoint after the image replaces Entrypoint and drops Cmd ($out)" [ "$out" = hello ]
+build/msbvm run --state-dir "$state" "$reg/test/nosuch:v1" -- true 2>"$work/run4.err"; rc=$?
+check "run of an unknown image: non-zero, says not found (rc=$rc)" \
+	bash -c "[ $rc != 0 ] && grep -qi 'not found' '$work/run4.err'"
 
 if [ $fails = 0 ]; then
 	echo "oci: all passed"

@@ -88,7 +88,7 @@ static void test_archive(void)
 	CHECK(!strcmp(archive_entry_pathname(e), BCFG_DIR));
 	CHECK(archive_entry_mode(e) == (S_IFDIR | 0700));
 	CHECK(archive_read_next_header(r, &e) == ARCHIVE_OK);
-	CHECK(!strcmp(archive_entry_pathname(e), BCFG_PATH + 1));
+	CHECK(!strcmp(archive_entry_pathname(e), &BCFG_PATH[1]));
 	CHECK(archive_entry_mode(e) == (S_IFREG | 0400));
 	CHECK((size_t)archive_entry_size(e) == dtb.len);
 	ssize_t n = archive_read_data(r, data, sizeof(data));

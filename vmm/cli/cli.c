@@ -10,9 +10,18 @@
 
 static void cli_run_usage(void)
 {
-	printf("usage: msbvm run --rootfs IMAGE [options] [-- CMD [ARG...]]\n"
-	       "       msbvm run -d --name NAME --rootfs IMAGE [options]\n"
+	printf("usage: msbvm run [options] IMAGE [options] [[--] CMD [ARG...]]\n"
+	       "       msbvm run --rootfs ROOT.ext4 [options] [-- CMD [ARG...]]\n"
+	       "       msbvm run -d --name NAME (IMAGE | --rootfs ROOT.ext4) [options]\n"
 	       "       msbvm run --initrd FILE [options]   (no agent)\n"
+	       "\n"
+	       "IMAGE is an OCI/Docker image reference (alpine, python:3.12-slim,\n"
+	       "localhost:5000/app@sha256:...), pulled on first use (msbvm pull).\n"
+	       "Its read-only base image is shared by every VM of that image; the\n"
+	       "VM writes to an overlay upper layer of its own (a sparse scratch\n"
+	       "disk deleted with the VM; --tmpfs-upper: guest RAM). CMD replaces\n"
+	       "the image's Cmd, --entrypoint its Entrypoint; its Env, WorkingDir\n"
+	       "and User are the defaults of every command (run's and exec's).\n"
 	       "\n"
 	       "Boot a microVM. By default the guest agent (agentd) is PID 1: it\n"
 	       "mounts IMAGE as the root and runs CMD (default /bin/sh) with its\n"
@@ -49,6 +58,8 @@ static void cli_run_usage(void)
 	       "  --initrd FILE     initramfs (uncompressed cpio is fastest)\n"
 	       "  --cmdline STR     replace the default kernel command line\n"
 	       "  --append STR      add to the kernel command line\n"
+	       "  --entrypoint CMD  replace the image's Entrypoint (and drop its Cmd)\n"
+	       "  --tmpfs-upper     an image VM's writes go to guest RAM (tmpfs)\n"
 	       "  --rootfs IMAGE    boot with IMAGE (ext4) as the root disk,\n"
 	       "                    /dev/vda, mounted read-write\n"
 	       "  --overlay tmpfs|UPPER.ext4\n"
@@ -224,7 +235,8 @@ static uint64_t cli_host_mib(void)
 
 enum { OPT_CMDLINE = 256, OPT_APPEND, OPT_NESTED, OPT_CONSOLE, OPT_PROFILE,
        OPT_ROOTFS, OPT_DISK, OPT_NAME, OPT_STATE, OPT_NO_AGENT, OPT_INIT,
-       OPT_INIT_ARG, OPT_INIT_ENV, OPT_REPORT, OPT_OVERLAY };
+       OPT_INIT_ARG, OPT_INIT_ENV, OPT_REPORT, OPT_OVERLAY, OPT_ENTRYPOINT,
+       OPT_TMPFS_UPPER };
 
 int cli_parse_run(int argc, char **argv, struct run_opts *o)
 {
@@ -240,6 +252,8 @@ int cli_parse_run(int argc, char **argv, struct run_opts *o)
 		{ "profile", required_argument, NULL, OPT_PROFILE },
 		{ "rootfs", required_argument, NULL, OPT_ROOTFS },
 		{ "overlay", required_argument, NULL, OPT_OVERLAY },
+		{ "entrypoint", required_argument, NULL, OPT_ENTRYPOINT },
+		{ "tmpfs-upper", no_argument, NULL, OPT_TMPFS_UPPER },
 		{ "disk", required_argument, NULL, OPT_DISK },
 		{ "help", no_argument, NULL, 'h' },
 		{ "detach", no_argument, NULL, 'd' },
@@ -264,80 +278,92 @@ int cli_parse_run(int argc, char **argv, struct run_opts *o)
 	o->x.tty = -1;
 	opterr = 0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+:k:i:m:vhde:w:u:tT", lo, NULL)) != -1) {
-		switch (c) {
-		case 'k': o->kernel = optarg; break;
-		case 'i': o->initrd = optarg; break;
-		case OPT_CMDLINE: o->cmdline = optarg; break;
-		case OPT_APPEND: o->append = optarg; break;
-		case OPT_CONSOLE: o->console = true; break;
-		case OPT_PROFILE: o->profile = optarg; break;
-		case OPT_ROOTFS: o->rootfs = optarg; break;
-		case OPT_OVERLAY: o->overlay = optarg; break;
-		case OPT_DISK:
-			if (o->n_disks == CLI_MAX_DISKS)
-				return cli_fail(EINVAL, "run: at most %d --disk options",
-					       CLI_MAX_DISKS);
-			o->disks[o->n_disks++] = optarg;
-			break;
-		case 'v': o->verbose = true; break;
-		case 'd': o->detach = true; break;
-		case OPT_NAME: o->name = optarg; break;
-		case OPT_STATE: o->state_dir = optarg; break;
-		case OPT_NO_AGENT: o->no_agent = true; break;
-		case OPT_REPORT: o->report = optarg; break;
-		case OPT_INIT:
-			if (strcmp(optarg, "auto") && optarg[0] != '/')
-				return cli_fail(EINVAL, "run: --init '%s': use auto or an "
-					       "absolute path inside the guest", optarg);
-			o->init = optarg;
-			break;
-		case OPT_INIT_ARG:
-			if (o->n_init_args == CLI_MAX_ENV)
-				return cli_fail(EINVAL, "run: at most %d --init-arg", CLI_MAX_ENV);
-			o->init_args[o->n_init_args++] = optarg;
-			break;
-		case OPT_INIT_ENV:
-			if (o->n_init_env == CLI_MAX_ENV || !strchr(optarg, '=') || *optarg == '=')
-				return cli_fail(EINVAL, "run: --init-env '%s': expected "
-					       "NAME=VALUE (at most %d)", optarg, CLI_MAX_ENV);
-			o->init_env[o->n_init_env++] = optarg;
-			break;
-		case 'e': case 'w': case 'u': case 't': case 'T':
-			if ((rc = cli_exec_opt(c, optarg, "run", &o->x)) < 0)
-				return rc;
-			break;
-		case 'h': cli_run_usage(); return 1;
-		case 'm':
-			rc = cli_parse_mib(optarg, CLI_MEM_MIN_MIB, cli_host_mib(),
-					   &o->mem_mib);
-			if (rc < 0)
-				return rc;
-			break;
-		case OPT_NESTED:
-			if ((rc = cli_nested(optarg, &o->nested)) < 0)
-				return rc;
-			break;
-		case ':':
-			return cli_fail(EINVAL, "run: option %s needs a value",
-				       argv[optind - 1]);
-		default:
-			return cli_fail(EINVAL, "run: unknown option '%s' (try "
-				       "msbvm run --help)", argv[optind - 1]);
+	/* options may come on both sides of an image reference, as in
+	 * `msbvm run IMAGE --init auto -- bash`: a second pass after it */
+	for (;;) {
+		while ((c = getopt_long(argc, argv, "+:k:i:m:vhde:w:u:tT", lo, NULL)) != -1) {
+			switch (c) {
+			case 'k': o->kernel = optarg; break;
+			case 'i': o->initrd = optarg; break;
+			case OPT_CMDLINE: o->cmdline = optarg; break;
+			case OPT_APPEND: o->append = optarg; break;
+			case OPT_CONSOLE: o->console = true; break;
+			case OPT_PROFILE: o->profile = optarg; break;
+			case OPT_ROOTFS: o->rootfs = optarg; break;
+			case OPT_OVERLAY: o->overlay = optarg; break;
+			case OPT_ENTRYPOINT: o->entrypoint = optarg; break;
+			case OPT_TMPFS_UPPER: o->overlay = "tmpfs"; break;
+			case OPT_DISK:
+				if (o->n_disks == CLI_MAX_DISKS)
+					return cli_fail(EINVAL, "run: at most %d --disk options",
+						       CLI_MAX_DISKS);
+				o->disks[o->n_disks++] = optarg;
+				break;
+			case 'v': o->verbose = true; break;
+			case 'd': o->detach = true; break;
+			case OPT_NAME: o->name = optarg; break;
+			case OPT_STATE: o->state_dir = optarg; break;
+			case OPT_NO_AGENT: o->no_agent = true; break;
+			case OPT_REPORT: o->report = optarg; break;
+			case OPT_INIT:
+				if (strcmp(optarg, "auto") && optarg[0] != '/')
+					return cli_fail(EINVAL, "run: --init '%s': use auto or an "
+						       "absolute path inside the guest", optarg);
+				o->init = optarg;
+				break;
+			case OPT_INIT_ARG:
+				if (o->n_init_args == CLI_MAX_ENV)
+					return cli_fail(EINVAL, "run: at most %d --init-arg", CLI_MAX_ENV);
+				o->init_args[o->n_init_args++] = optarg;
+				break;
+			case OPT_INIT_ENV:
+				if (o->n_init_env == CLI_MAX_ENV || !strchr(optarg, '=') || *optarg == '=')
+					return cli_fail(EINVAL, "run: --init-env '%s': expected "
+						       "NAME=VALUE (at most %d)", optarg, CLI_MAX_ENV);
+				o->init_env[o->n_init_env++] = optarg;
+				break;
+			case 'e': case 'w': case 'u': case 't': case 'T':
+				if ((rc = cli_exec_opt(c, optarg, "run", &o->x)) < 0)
+					return rc;
+				break;
+			case 'h': cli_run_usage(); return 1;
+			case 'm':
+				rc = cli_parse_mib(optarg, CLI_MEM_MIN_MIB, cli_host_mib(),
+						   &o->mem_mib);
+				if (rc < 0)
+					return rc;
+				break;
+			case OPT_NESTED:
+				if ((rc = cli_nested(optarg, &o->nested)) < 0)
+					return rc;
+				break;
+			case ':':
+				return cli_fail(EINVAL, "run: option %s needs a value",
+					       argv[optind - 1]);
+			default:
+				return cli_fail(EINVAL, "run: unknown option '%s' (try "
+					       "msbvm run --help)", argv[optind - 1]);
+			}
 		}
+		if (o->image || o->rootfs || o->initrd || o->no_agent || optind >= argc ||
+		    !strcmp(argv[optind - 1], "--"))
+			break;
+		o->image = argv[optind++];
 	}
 	if (optind < argc)
 		o->cmd = argv + optind;
+	if (o->entrypoint && !o->image)
+		return cli_fail(EINVAL, "run: --entrypoint needs an IMAGE");
 	if (o->initrd || o->no_agent) {
 		o->no_agent = true;
 		if (o->cmd || o->detach || o->init)
 			return cli_fail(EINVAL, "run: a command, -d and --init need the "
 				       "agent; drop --initrd/--no-agent");
 	}
-	else if (!o->rootfs)
-		return cli_fail(EINVAL, "run: --rootfs IMAGE is needed (the agent "
-			       "mounts it as /), or --initrd FILE to boot without "
-			       "the agent");
+	else if (!o->rootfs && !o->image)
+		return cli_fail(EINVAL, "run: an IMAGE reference or --rootfs ROOT.ext4 "
+			       "is needed (the agent mounts it as /), or --initrd "
+			       "FILE to boot without the agent");
 	if ((o->n_init_args || o->n_init_env) && !o->init)
 		return cli_fail(EINVAL, "run: --init-arg/--init-env need --init");
 	if (o->detach && o->cmd)

@@ -23,6 +23,8 @@ struct run_opts {
 	const char *kernel, *initrd, *cmdline, *append, *profile;
 	const char *rootfs;                 /* ext4 image, becomes /dev/vda */
 	const char *overlay;                /* "tmpfs" or an upper ext4 image */
+	const char *image;                  /* an image reference (oci/) */
+	const char *entrypoint;             /* --entrypoint (images) */
 	const char *disks[CLI_MAX_DISKS];   /* "PATH[,ro]" */
 	unsigned n_disks;
 	uint64_t mem_mib;
@@ -65,6 +67,9 @@ int cli_parse_disk(const char *spec, char *path, size_t path_len, bool *ro);
 int cli_parse_run(int argc, char **argv, struct run_opts *o);
 /* A strict decimal MiB count within [min, max]; -EINVAL otherwise. */
 int cli_parse_mib(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+/* run_image.c: o->image into c (pulled on first use); *argv: the
+ * command docker would run (NULL with -d). 0, or -1 after printing why. */
+int run_image(const struct run_opts *o, msbvm_config *c, char ***argv);
 /* `msbvm run`: boots the VM described by o; the process exit code. */
 int cli_run(const struct run_opts *o);
 

@@ -80,6 +80,9 @@ static void run_log(void *opaque, const char *line)
 	fprintf(stderr, "msbvm: %s\n", line);
 }
 
+/* run IMAGE: the image's Entrypoint + Cmd (run_image.c) */
+static char **run_image_argv;
+
 /* The config for o; NULL after printing why. */
 static msbvm_config *run_config(const struct run_opts *o)
 {
@@ -131,6 +134,10 @@ static msbvm_config *run_config(const struct run_opts *o)
 			return NULL;
 		}
 		rc |= msbvm_config_add_disk(c, path, ro);
+	}
+	if (o->image && !rc && run_image(o, c, &run_image_argv) < 0) {
+		msbvm_config_free(c);
+		return NULL;
 	}
 	if (o->no_agent)
 		rc |= msbvm_config_set_console_fd(c, STDOUT_FILENO);
@@ -254,7 +261,8 @@ static int run_command(msbvm *vm, const struct run_opts *o, char *why,
 {
 	static const char *const shell[] = { "/bin/sh", NULL };
 	struct msbvm_exec e = {
-		.argv = o->cmd ? (const char *const *)o->cmd : shell,
+		.argv = run_image_argv ? (const char *const *)run_image_argv :
+			o->cmd ? (const char *const *)o->cmd : shell,
 		.env = o->x.env, .cwd = o->x.workdir, .user = o->x.user,
 		.tty = o->x.tty < 0 ? isatty(0) && isatty(1) : o->x.tty,
 		.stdin_fd = 0, .stdout_fd = 1, .stderr_fd = 2,

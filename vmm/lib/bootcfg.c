@@ -55,9 +55,9 @@ static int bcfg_root(void *fdt, const struct msbvm_config *c)
 	    (rc = fdt_property_string(fdt, BCFG_P_DEVICE, "/dev/vda")) ||
 	    (rc = fdt_property_string(fdt, BCFG_P_FSTYPE, "ext4")))
 		return rc;
-	if (c->overlay &&
-	    (rc = fdt_property_string(fdt, BCFG_P_UPPER, strcmp(c->overlay, "tmpfs") ?
-				      "/dev/vdb" : "tmpfs")))
+	const char *upper = cfg_overlay(c);
+	if (upper && (rc = fdt_property_string(fdt, BCFG_P_UPPER,
+					       strcmp(upper, "tmpfs") ? "/dev/vdb" : "tmpfs")))
 		return rc;
 	return fdt_end_node(fdt);
 }
@@ -76,6 +76,22 @@ static int bcfg_init(void *fdt, const struct msbvm_config *c)
 	return fdt_end_node(fdt);
 }
 
+/* An image's Env, WorkingDir and User: agentd's defaults for every EXEC */
+static int bcfg_exec(void *fdt, const struct msbvm_config *c)
+{
+	int rc;
+
+	if (!c->n_exec_env && !c->exec_workdir && !c->exec_user)
+		return 0;
+	if ((rc = fdt_begin_node(fdt, BCFG_N_EXEC)) ||
+	    (rc = bcfg_list(fdt, BCFG_P_ENV, c->exec_env, c->n_exec_env)) ||
+	    (c->exec_workdir &&
+	     (rc = fdt_property_string(fdt, BCFG_P_WORKDIR, c->exec_workdir))) ||
+	    (c->exec_user && (rc = fdt_property_string(fdt, BCFG_P_USER, c->exec_user))))
+		return rc;
+	return fdt_end_node(fdt);
+}
+
 /* One attempt into a buffer of size len; libfdt error or 0. */
 static int bcfg_write(void *fdt, int len, const struct msbvm_config *c,
 		      const char *name, uint64_t now_ms)
@@ -89,6 +105,7 @@ static int bcfg_write(void *fdt, int len, const struct msbvm_config *c,
 	    (rc = fdt_property_string(fdt, BCFG_P_NAME, name)) ||
 	    (rc = fdt_property_u64(fdt, BCFG_P_HOST_TIME, now_ms)) ||
 	    (rc = bcfg_root(fdt, c)) || (rc = bcfg_init(fdt, c)) ||
+	    (rc = bcfg_exec(fdt, c)) ||
 	    (rc = fdt_end_node(fdt)) || (rc = fdt_end_node(fdt)))
 		return rc;
 	return fdt_finish(fdt);
@@ -177,7 +194,7 @@ int bcfg_archive(const struct bcfg_blob *dtb, struct bcfg_blob *out)
 	    archive_write_set_bytes_per_block(a, 0) != ARCHIVE_OK ||
 	    archive_write_open2(a, out, NULL, bcfg_append, NULL, NULL) != ARCHIVE_OK ||
 	    bcfg_entry(a, BCFG_DIR, S_IFDIR | 0700, NULL, 0) != ARCHIVE_OK ||
-	    bcfg_entry(a, BCFG_PATH + 1, S_IFREG | 0400, dtb->data, dtb->len) !=
+	    bcfg_entry(a, &BCFG_PATH[1], S_IFREG | 0400, dtb->data, dtb->len) !=
 		    ARCHIVE_OK ||
 	    archive_write_close(a) != ARCHIVE_OK) {
 		rc = err_set(EIO, "boot configuration archive: %s",

@@ -58,7 +58,8 @@ static int cfg_each(struct msbvm_config *c, int (*fn)(char **s))
 
 	char **one[] = { &c->kernel, &c->agent_initrd, &c->initrd, &c->rootfs,
 			 &c->cmdline, &c->append, &c->name, &c->state_dir,
-			 &c->init, &c->profile, &c->overlay };
+			 &c->init, &c->profile, &c->overlay, &c->exec_workdir,
+			 &c->exec_user };
 
 	for (unsigned i = 0; i < sizeof(one) / sizeof(one[0]); i++)
 		sum += fn(one[i]);
@@ -68,6 +69,8 @@ static int cfg_each(struct msbvm_config *c, int (*fn)(char **s))
 		sum += fn(&c->init_args[i]);
 	for (unsigned i = 0; i < c->n_init_env; i++)
 		sum += fn(&c->init_env[i]);
+	for (unsigned i = 0; i < c->n_exec_env; i++)
+		sum += fn(&c->exec_env[i]);
 	return sum;
 }
 
@@ -163,6 +166,38 @@ int msbvm_config_set_rootfs(msbvm_config *c, const char *p)
 int msbvm_config_set_overlay(msbvm_config *c, const char *upper)
 {
 	return cfg_str(c, &c->overlay, upper, "overlay");
+}
+
+static bool cfg_kv_ok(const char *kv);
+
+static const char *cfg_nonempty(const char *s)
+{
+	return s && *s ? s : NULL;
+}
+
+int msbvm_config_set_image(msbvm_config *c, const struct msbvm_image_rootfs *r)
+{
+	int rc;
+
+	if (!r || !r->path)
+		return cfg_bad(c, EINVAL, "image: no base image", NULL);
+	if ((rc = cfg_str(c, &c->rootfs, r->path, "image base")) < 0 ||
+	    (rc = cfg_str(c, &c->exec_workdir, cfg_nonempty(r->workdir),
+			  "image WorkingDir")) < 0 ||
+	    (rc = cfg_str(c, &c->exec_user, cfg_nonempty(r->user), "image User")) < 0)
+		return rc;
+	for (unsigned i = 0; i < c->n_exec_env; i++)
+		free(c->exec_env[i]);
+	c->n_exec_env = 0;
+	for (size_t i = 0; r->env && r->env[i]; i++) {
+		if (!cfg_kv_ok(r->env[i]))
+			continue; /* docker ignores them too */
+		if ((rc = cfg_push(c, c->exec_env, &c->n_exec_env, r->env[i],
+				   "image Env")) < 0)
+			return rc;
+	}
+	c->image = true;
+	return 0;
 }
 
 int msbvm_config_add_disk(msbvm_config *c, const char *path, bool ro)
@@ -313,6 +348,16 @@ static int cfg_validate_init(const struct msbvm_config *c)
 		if (strlen(c->init_env[i]) > BCFG_MAX_STRING)
 			return err_set(E2BIG, "--init-env %u: longer than %d bytes",
 				       i + 1, BCFG_MAX_STRING);
+	for (unsigned i = 0; i < c->n_exec_env; i++)
+		if (strlen(c->exec_env[i]) > BCFG_MAX_STRING)
+			return err_set(E2BIG, "image Env %u: longer than %d bytes",
+				       i + 1, BCFG_MAX_STRING);
+	if (c->exec_workdir && (c->exec_workdir[0] != '/' ||
+				strlen(c->exec_workdir) > BCFG_MAX_WORKDIR))
+		return err_set(EINVAL, "image WorkingDir %s: not an absolute path of "
+			       "at most %d bytes", c->exec_workdir, BCFG_MAX_WORKDIR);
+	if (c->exec_user && strlen(c->exec_user) > BCFG_MAX_USER)
+		return err_set(EINVAL, "image User: longer than %d bytes", BCFG_MAX_USER);
 	return 0;
 }
 
@@ -334,15 +379,22 @@ int cfg_validate(const struct msbvm_config *c)
 		return err_set(EINVAL, "--init needs the agent");
 	if ((c->n_init_args || c->n_init_env) && !c->init)
 		return err_set(EINVAL, "--init-arg/--init-env need --init");
-	if (c->overlay && !c->agent)
-		return err_set(EINVAL, "--overlay needs the agent (it mounts the overlay)");
-	if (c->overlay && strcmp(c->overlay, "tmpfs") && c->n_disks == CFG_MAX_DISKS)
+	const char *upper = cfg_overlay(c);
+	if (upper && !c->agent)
+		return err_set(EINVAL, "--overlay and images need the agent (it "
+			       "mounts the overlay)");
+	if (upper && strcmp(upper, "tmpfs") && c->n_disks == CFG_MAX_DISKS)
 		return err_set(E2BIG, "--overlay IMAGE takes a disk slot: at most %d "
 			       "--disk with it", CFG_MAX_DISKS - 1);
 	if (c->overlay && c->rootfs && !strcmp(c->overlay, c->rootfs))
 		return err_set(EINVAL, "--overlay: the upper layer cannot be the root "
 			       "image itself (%s)", c->rootfs);
 	return cfg_validate_init(c);
+}
+
+const char *cfg_overlay(const struct msbvm_config *c)
+{
+	return c->overlay ? c->overlay : c->image ? "scratch" : NULL;
 }
 
 void cfg_state_root(const struct msbvm_config *c, char *out, size_t len)

@@ -30,6 +30,10 @@ struct msbvm_config {
 	unsigned n_disks;
 	char *init_args[CFG_MAX_LIST], *init_env[CFG_MAX_LIST];
 	unsigned n_init_args, n_init_env;
+	/* an image's defaults for every command (msbvm_config_set_image) */
+	bool image;
+	char *exec_env[CFG_MAX_LIST], *exec_workdir, *exec_user;
+	unsigned n_exec_env;
 	uint64_t mem_mib;
 	unsigned cpus;
 	bool agent;
@@ -67,11 +71,18 @@ int cfg_validate(const struct msbvm_config *c);
 /* The full kernel command line for this config. */
 int cfg_cmdline(const struct msbvm_config *c, char *buf, size_t len);
 void cfg_state_root(const struct msbvm_config *c, char *out, size_t len);
+/* The overlay's upper layer: "tmpfs", "scratch", a path, or NULL (none);
+ * an image without --overlay gets "scratch". */
+const char *cfg_overlay(const struct msbvm_config *c);
 
 /* sandbox.c / client.c: record err_msg() (or a message) on the handle */
 int lib_fail(struct msbvm *vm, int rc);
 int lib_failf(struct msbvm *vm, int rc, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/* scratch.c: an empty sparse ext4 image "upper.ext4" in the VM's state
+ * directory (MSBVM_SCRATCH_MIB), its path in path; -errno, err_msg. */
+int scratch_create(struct vmstate *st, char *path, size_t len);
 
 /* sandbox.c */
 int lib_shutdown(struct msbvm *vm);

@@ -111,6 +111,7 @@ static int sbx_build(struct msbvm *vm)
 	};
 	char name[STATE_NAME_MAX + 1], cmdline[BOOT_CMDLINE_MAX + 1];
 	struct bcfg_blob bootcfg = { 0 };
+	char scratch[PATH_MAX];
 	int rc;
 
 	if (c->name)
@@ -132,10 +133,18 @@ static int sbx_build(struct msbvm *vm)
 	s.initrd2 = bootcfg.data;
 	s.initrd2_len = bootcfg.len;
 	/* an overlay's lower layer is shared read-only; its upper disk is vdb */
+	const char *upper = cfg_overlay(c);
+	if (upper && !strcmp(upper, "scratch")) {
+		if ((rc = scratch_create(&vm->st, scratch, sizeof(scratch))) < 0) {
+			bcfg_free(&bootcfg);
+			return rc;
+		}
+		upper = scratch;
+	}
 	if (c->rootfs)
-		s.disks[s.n_disks++] = (struct machine_disk){ c->rootfs, !!c->overlay };
-	if (c->overlay && strcmp(c->overlay, "tmpfs"))
-		s.disks[s.n_disks++] = (struct machine_disk){ c->overlay, false };
+		s.disks[s.n_disks++] = (struct machine_disk){ c->rootfs, !!upper };
+	if (upper && strcmp(upper, "tmpfs"))
+		s.disks[s.n_disks++] = (struct machine_disk){ upper, false };
 	for (unsigned i = 0; i < c->n_disks; i++)
 		s.disks[s.n_disks++] = c->disks[i];
 	s.vsock_path = c->agent ? vm->sock : NULL;
