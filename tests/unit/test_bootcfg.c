@@ -60,6 +60,26 @@ static void test_round_trip(void)
 	bcfg_free(&b);
 	msbvm_config_free(c);
 
+	/* an image: overlay upper, exec defaults */
+	c = full_config();
+	char *env[] = { "PATH=/usr/bin", "FOO=bar", "novalue", NULL };
+	struct msbvm_image_rootfs img = { .path = "/store/images/x.ext4", .env = env,
+					  .workdir = "/data", .user = "1234:5678" };
+	CHECK(msbvm_config_set_image(c, &img) == 0);
+	CHECK(bcfg_fdt(c, "img", &b) == 0);
+	CHECK(acfg_parse(b.data, b.len, &a, err, sizeof(err)));
+	CHECK(a.root_upper && !strcmp(a.root_upper, "/dev/vdb"));
+	CHECK(a.exec.envc == 2 && !strcmp(a.exec.env[1], "FOO=bar"));
+	CHECK(a.exec.workdir && !strcmp(a.exec.workdir, "/data"));
+	CHECK(a.exec.user && !strcmp(a.exec.user, "1234:5678"));
+	bcfg_free(&b);
+	CHECK(msbvm_config_set_overlay(c, "tmpfs") == 0);
+	CHECK(bcfg_fdt(c, "img", &b) == 0);
+	CHECK(acfg_parse(b.data, b.len, &a, err, sizeof(err)));
+	CHECK(a.root_upper && !strcmp(a.root_upper, "tmpfs"));
+	bcfg_free(&b);
+	msbvm_config_free(c);
+
 	/* no init: no /msbvm/init node, no handoff */
 	c = msbvm_config_new();
 	CHECK(msbvm_config_set_rootfs(c, "/tmp/r") == 0);
@@ -260,6 +280,29 @@ static void b_root_no_dev(void *f)
 	fdt_property_string(f, "fstype", "ext4");
 	fdt_end_node(f);
 }
+static void b_upper_bad(void *f)
+{
+	good_top(f);
+	fdt_begin_node(f, "root");
+	fdt_property_string(f, "device", "/dev/vda");
+	fdt_property_string(f, "fstype", "ext4");
+	fdt_property_string(f, "overlay-upper", "vdb");
+	fdt_end_node(f);
+}
+static void b_exec_rel(void *f)
+{
+	good_top(f);
+	fdt_begin_node(f, "exec");
+	fdt_property_string(f, "workdir", "data");
+	fdt_end_node(f);
+}
+static void b_exec_env(void *f)
+{
+	good_top(f);
+	fdt_begin_node(f, "exec");
+	fdt_property(f, "env", "=x", 3);
+	fdt_end_node(f);
+}
 static void b_other_top(void *f)
 {
 	fdt_begin_node(f, "chosen");
@@ -339,6 +382,9 @@ static void test_refused(void)
 	refused(b_init_no_path, true, "missing property /msbvm/init/path");
 	refused(b_root_flag, true, "/msbvm/root/read-only: a flag, expected 0 bytes, found 4");
 	refused(b_root_no_dev, true, "missing property /msbvm/root/device");
+	refused(b_upper_bad, true, "/msbvm/root/overlay-upper: \"tmpfs\" or a /dev/ path");
+	refused(b_exec_rel, true, "/msbvm/exec/workdir: not an absolute path");
+	refused(b_exec_env, true, "/msbvm/exec/env: string 0 is not NAME=VALUE");
 }
 
 int main(void)

@@ -87,6 +87,39 @@ static void test_parse_exec(void)
 	CHECK_STR_CONTAINS(cli_errmsg(), "expected NAME=VALUE");
 }
 
+/* `msbvm run IMAGE`: options on both sides of the reference, the command
+ * after `--` or docker-style without it. */
+static void test_parse_image(void)
+{
+	struct run_opts o;
+
+	const char *i1[] = { "run", "--memory", "256", "alpine:3.20", "--init", "auto",
+			     "--", "bash", "-l", NULL };
+	CHECK(parse(9, i1, &o) == 0 && o.image && !strcmp(o.image, "alpine:3.20") &&
+	      o.mem_mib == 256 && o.init && !strcmp(o.init, "auto") &&
+	      o.cmd && !strcmp(o.cmd[0], "bash") && !strcmp(o.cmd[1], "-l") && !o.rootfs);
+	const char *i2[] = { "run", "python:3.12-slim", "python3", "-c", "print(1)", NULL };
+	CHECK(parse(5, i2, &o) == 0 && !strcmp(o.image, "python:3.12-slim") &&
+	      o.cmd && !strcmp(o.cmd[0], "python3") && !strcmp(o.cmd[2], "print(1)"));
+	const char *i3[] = { "run", "img", NULL };
+	CHECK(parse(2, i3, &o) == 0 && !strcmp(o.image, "img") && !o.cmd);
+	const char *i4[] = { "run", "img", "--entrypoint", "/bin/echo", "--tmpfs-upper",
+			     "--", "hi", NULL };
+	CHECK(parse(7, i4, &o) == 0 && !strcmp(o.entrypoint, "/bin/echo") &&
+	      !strcmp(o.overlay, "tmpfs") && !strcmp(o.cmd[0], "hi"));
+	const char *i5[] = { "run", "-d", "--name", "w", "img", NULL };
+	CHECK(parse(5, i5, &o) == 0 && o.detach && !strcmp(o.image, "img"));
+	/* with --rootfs, a word after the options stays the command */
+	const char *i6[] = { "run", "--rootfs", "r.ext4", "ls", NULL };
+	CHECK(parse(4, i6, &o) == 0 && !o.image && !strcmp(o.cmd[0], "ls"));
+	const char *i7[] = { "run", "--rootfs", "r", "--entrypoint", "x", NULL };
+	CHECK(parse(5, i7, &o) == -EINVAL);
+	CHECK_STR_CONTAINS(cli_errmsg(), "--entrypoint needs an IMAGE");
+	const char *i8[] = { "run", "img", "--bogus", NULL };
+	CHECK(parse(3, i8, &o) == -EINVAL);
+	CHECK_STR_CONTAINS(cli_errmsg(), "--bogus");
+}
+
 int main(void)
 {
 	struct run_opts o;
@@ -131,7 +164,7 @@ int main(void)
 	CHECK_STR_CONTAINS(cli_errmsg(), "need the agent");
 	const char *a9[] = { "run", "--", "ls", NULL };
 	CHECK(parse(3, a9, &o) == -EINVAL);
-	CHECK_STR_CONTAINS(cli_errmsg(), "--rootfs IMAGE is needed");
+	CHECK_STR_CONTAINS(cli_errmsg(), "an IMAGE reference or --rootfs ROOT.ext4 is needed");
 	const char *a10[] = { "run", "-d", "--rootfs", "r", NULL };
 	CHECK(parse(4, a10, &o) == -EINVAL);
 	CHECK_STR_CONTAINS(cli_errmsg(), "-d needs --name");
@@ -147,6 +180,7 @@ int main(void)
 	      !strcmp(o.x.user, "app") && o.x.tty == 0 && !strcmp(o.name, "x") && !o.cmd);
 
 	test_parse_exec();
+	test_parse_image();
 
 	char p[64];
 	bool ro;
