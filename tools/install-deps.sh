@@ -6,8 +6,8 @@
 # debootstrap: tools/mkrootfs-init.sh systemd (the --init test image).
 # clang: `make tsan` (gcc 12's TSan rejects atomic_thread_fence) and `make
 # fuzz`. pkg-config: the embedding test builds against the installed .pc.
-# libfdt-dev: agentd's boot configuration (a device tree
-# in a cpio archive, docs/boot-config.md); agentd links libfdt.a.
+# libfdt-dev: agentd's boot configuration (a device tree in a cpio
+# archive, docs/boot-config.md); agentd links libfdt.a.
 # libcurl4-openssl-dev: oci/ talks to registries (HTTP/1.1+2, TLS, multi).
 # libarchive-dev: oci/ reads image layers (tar, gzip, zstd), and writes
 # the boot configuration archive.
@@ -21,8 +21,6 @@ PKGS="build-essential make gcc libc6-dev linux-libc-dev file
  linux-source-6.1 busybox-static e2fsprogs socat musl-tools debootstrap
  clang pkg-config libfdt-dev libarchive-dev libcurl4-openssl-dev libjansson-dev
  libext2fs-dev docker-registry skopeo umoci"
- clang pkg-config libcurl4-openssl-dev libarchive-dev libjansson-dev libext2fs-dev
- docker-registry skopeo umoci"
 # `tools/install-deps.sh bench` adds what tools/bench compares against
 [ "${1:-}" = bench ] && PKGS="$PKGS qemu-system-x86"
 SUDO=
