@@ -178,6 +178,17 @@ static bool acfg_list(struct acfg_ctx *x, int node, const char *path,
 	return true;
 }
 
+/* path's env list: every string NAME=VALUE with a non-empty NAME */
+static bool acfg_env_ok(struct acfg_ctx *x, const char *path, char *const *env,
+			unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (env[i][0] == '=' || !strchr(env[i], '='))
+			return acfg_fail(x, "property %s/%s: string %u is not "
+					 "NAME=VALUE", path, BCFG_P_ENV, i);
+	return true;
+}
+
 static bool acfg_root(struct acfg_ctx *x, int parent, struct agent_cfg *c)
 {
 	static const char *const props[] = { BCFG_P_DEVICE, BCFG_P_FSTYPE,
@@ -229,10 +240,8 @@ static bool acfg_init(struct acfg_ctx *x, int parent, struct agent_cfg *c)
 	if (strcmp(ic->spec, "auto") && ic->spec[0] != '/')
 		return acfg_fail(x, "property %s/%s: \"auto\" or an absolute path, "
 				 "not %s", path, BCFG_P_PATH, ic->spec);
-	for (unsigned i = 0; i < ic->envc; i++)
-		if (ic->env[i][0] == '=' || !strchr(ic->env[i], '='))
-			return acfg_fail(x, "property %s/%s: string %u is not "
-					 "NAME=VALUE", path, BCFG_P_ENV, i);
+	if (!acfg_env_ok(x, path, ic->env, ic->envc))
+		return false;
 	ic->want = true;
 	return true;
 }
@@ -258,10 +267,8 @@ static bool acfg_exec(struct acfg_ctx *x, int parent, struct agent_cfg *c)
 	if (workdir && workdir[0] != '/')
 		return acfg_fail(x, "property %s/%s: not an absolute path: %s", path,
 				 BCFG_P_WORKDIR, workdir);
-	for (unsigned i = 0; i < d->envc; i++)
-		if (d->env[i][0] == '=' || !strchr(d->env[i], '='))
-			return acfg_fail(x, "property %s/%s: string %u is not "
-					 "NAME=VALUE", path, BCFG_P_ENV, i);
+	if (!acfg_env_ok(x, path, d->env, d->envc))
+		return false;
 	d->workdir = workdir;
 	d->user = user;
 	return true;

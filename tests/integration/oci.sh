@@ -299,7 +299,10 @@ awk -v a="$t0" -v b="$t1" -v c="$t2" -v d="$t3" -v e="$t4" -v f="$t5" -v g="$t6"
 
 # ---- run IMAGE: a busybox image whose config says what to run
 echo "# run IMAGE (boots 3 guests)"
+# busybox's own init as /sbin/init, for the --init handoff on an image
 tools/stage-busybox.sh "$work/bbroot" tests/integration/init-smoke.sh >/dev/null &&
+	ln -sfn ../bin/busybox "$work/bbroot/sbin/init" &&
+	printf '::sysinit:/bin/true\n::shutdown:/bin/sync\n' > "$work/bbroot/etc/inittab" &&
 	mkdir -p "$work/bbroot/data" && tar -C "$work/bbroot" -cf "$work/bb.tar" . &&
 	umoci init --layout "$img/bb" && umoci new --image "$img/bb:v1" &&
 	umoci raw add-layer --image "$img/bb:v1" "$work/bb.tar" &&
@@ -309,9 +312,11 @@ tools/stage-busybox.sh "$work/bbroot" tests/integration/init-smoke.sh >/dev/null
 	push "oci:$img/bb:v1" "docker://$reg/test/bb:v1"
 check "a busybox image is pushed" [ $? = 0 ]
 # run -d (pulls on first use) and a foreground run at the same time
-build/msbvm run -d --state-dir "$state" --name obb "$reg/test/bb:v1" \
+build/msbvm run -d --state-dir "$state" --name obb "$reg/test/bb:v1" --init /sbin/init \
 	>/dev/null 2>"$work/run-d.err"; rc=$?
-check "run -d --name obb IMAGE: pulled on first use and ready (rc=$rc)" [ $rc = 0 ]
+check "run -d --name obb IMAGE --init /sbin/init: pulled on first use and ready (rc=$rc)" [ $rc = 0 ]
+check "the init handoff works on an image: /proc/1/comm is init" \
+	[ "$(build/msbvm exec --state-dir "$state" obb -- cat /proc/1/comm)" = init ]
 d_bb=$(digest_of "$reg/test/bb:v1")
 base_bb=$MSBVM_HOME/images/${d_bb#sha256:}.ext4
 sum_bb=$(md5sum < "$base_bb")
