@@ -174,17 +174,23 @@ check "... its stdout and stderr in /run/msbvm/exec-$pid.log" \
 xo -d -- no-such-command >"$work/o" 2>"$work/e"; rc=$?
 check "exec -d of a missing command: 127 + 'not found', no pid (rc=$rc)" \
 	bash -c "[ $rc = 127 ] && [ ! -s '$work/o' ] && grep -q 'no-such-command: not found' '$work/e'"
+# bg_client N CMD...: `msbvm exec tb -- CMD...` in the background (its
+# pid in cpid, its stderr in $work/e) until CMD's `sleep N` runs, at most
+# 3 starts: the shell may segfault as it starts on nested hosts
+# (docs/nested-kvm.md); then no sleep appears and the client is gone
+bg_client() {
+	local n=$1 try; shift
+	for try in 1 2 3; do
+		"$msbvm" exec --state-dir "$state" tb -- "$@" </dev/null >/dev/null 2>"$work/e" &
+		cpid=$!
+		wait_nsleep "$n" 1 && kill -0 $cpid 2>/dev/null && return 0
+		echo "# sleep $n did not start (try $try)"
+		kill -9 $cpid 2>/dev/null; wait $cpid 2>/dev/null
+	done
+	return 1
+}
 # kill -9 of the client; the command ignores SIGHUP: SIGKILL after the grace
-# (up to 3 starts: the shell may segfault as it starts on nested hosts,
-# docs/nested-kvm.md; then no sleep appears and the client is gone)
-for try in 1 2 3; do
-	"$msbvm" exec --state-dir "$state" tb -- sh -c 'trap "" HUP; sleep 1003' \
-		</dev/null >/dev/null 2>&1 &
-	cpid=$!
-	wait_nsleep 1003 1 && kill -0 $cpid 2>/dev/null && break
-	echo "# sleep 1003 did not start (try $try)"
-	kill -9 $cpid 2>/dev/null; wait $cpid 2>/dev/null
-done
+bg_client 1003 sh -c 'trap "" HUP; sleep 1003'
 kill -9 $cpid; wait $cpid 2>/dev/null
 check "kill -9 of the client: the command (ignoring SIGHUP) is gone after the grace" \
 	wait_nsleep 1003 0
@@ -192,16 +198,11 @@ check "... the agent hung it up, then SIGKILLed it (kernel.log)" \
 	bash -c "grep -q 'client gone: SIGHUP to process group' '$state/tb/kernel.log' &&
 		grep -q 'outlived its hang-up: SIGKILL' '$state/tb/kernel.log'"
 # Ctrl-C without a tty is forwarded as SIGINT; a second one hangs up
-"$msbvm" exec --state-dir "$state" tb -- sleep 1004 </dev/null >/dev/null 2>&1 &
-cpid=$!
-wait_nsleep 1004 1
+bg_client 1004 sleep 1004
 kill -INT $cpid; wait $cpid; rc=$?
 check "SIGINT to the client (no tty): forwarded, exit 130 (rc=$rc)" [ $rc = 130 ]
 check "... and that sleep is gone" wait_nsleep 1004 0
-"$msbvm" exec --state-dir "$state" tb -- sh -c 'trap "" INT; sleep 1005' \
-	</dev/null >/dev/null 2>"$work/e" &
-cpid=$!
-wait_nsleep 1005 1
+bg_client 1005 sh -c 'trap "" INT; sleep 1005'
 kill -INT $cpid; sleep 1; kill -INT $cpid; wait $cpid; rc=$?
 check "a second SIGINT hangs up: exit 130, 'hung up' (rc=$rc)" \
 	bash -c "[ $rc = 130 ] && grep -q 'hung up the command' '$work/e'"
