@@ -158,15 +158,24 @@ check "a background job writing after EXIT lives on (no SIGPIPE)" appears 1008 x
 t0=$(date +%s.%N)
 x -- true
 rt=$(echo "$(date +%s.%N) - $t0" | bc)
-t0=$(date +%s.%N)
-pid=$(xo -d -- sh -c 'echo detached-out; echo detached-err >&2; exec sleep 1002'); rc=$?
-dt=$(echo "$(date +%s.%N) - $t0" | bc)
+# up to 3 starts: the detached shell may segfault as it starts on nested
+# hosts (docs/nested-kvm.md); a real regression fails all three
+for try in 1 2 3; do
+	t0=$(date +%s.%N)
+	pid=$(xo -d -- sh -c 'echo detached-out; echo detached-err >&2; exec sleep 1002'); rc=$?
+	dt=$(echo "$(date +%s.%N) - $t0" | bc)
+	for j in 1 2 3 4 5; do
+		args=$(x -- cat /proc/$pid/cmdline 2>/dev/null | tr '\0' ' ')
+		[ "$args" = "sleep 1002 " ] && break 2
+		sleep 1
+	done
+	echo "# exec -d: pid $pid is not sleep 1002 ('$args', try $try)"
+done
 echo "# exec -d took $dt s, exec true $rt s"
 check "exec -d exits 0 and prints the guest pid (rc=$rc, '$pid')" \
 	bash -c "[ $rc = 0 ] && [[ '$pid' =~ ^[0-9]+\$ ]]"
 check "exec -d returns at once, not after its command (${dt}s)" \
 	[ "$(echo "$dt < 20" | bc)" = 1 ]
-args=$(x -- cat /proc/$pid/cmdline | tr '\0' ' ')
 check "... its process runs with that pid ($args)" [ "$args" = "sleep 1002 " ]
 check "... in its own session (sid = pid)" [ "$(x -- cut -d' ' -f6 /proc/$pid/stat)" = "$pid" ]
 check "... its stdout and stderr in /run/msbvm/exec-$pid.log" \
