@@ -37,10 +37,9 @@ OCI_LIBS :=
 CFLAGS += -DMSBVM_NO_IMAGES
 endif
 # The library's dependencies (README "Dependencies"): libfdt builds
-# agentd's boot configuration, libarchive wraps it into a cpio archive;
-# then what oci/ needs.
-LIB_LDLIBS := -lfdt -larchive $(OCI_LIBS)
-LIB_LDLIBS_static := -lfdt $(shell pkg-config --static --libs libarchive 2>/dev/null)
+# agentd's boot configuration; then what oci/ needs.
+LIB_LDLIBS := -lfdt $(OCI_LIBS)
+LIB_LDLIBS_static := -lfdt
 LDLIBS_LIB := $(or $(LIB_LDLIBS_$(BUILD)),$(LIB_LDLIBS))
 VMM_SRCS := $(CORE_SRCS) $(DEV_SRCS) $(OCI_SRCS) $(LIB_SRCS)
 CLI_SRCS := $(wildcard vmm/cli/*.c)
@@ -53,15 +52,28 @@ SONAME := libmsbvm.so.0
 UNIT_BINS := $(UNIT_TESTS:%=build/asan/tests/%)
 
 .PHONY: all test unit integration kernel initramfs clean deps run shell fuzz agentd lib install tsan
-all: build/msbvm build/agentd.cpio
+all: build/msbvm build/msbvm-full build/agentd.cpio
 
 build/msbvm: $(O)/msbvm
 	@[ "$(O)/msbvm" = "$@" ] || ln -sfn $(BUILD)/msbvm $@
 
 # The command is a client of the library: it links libmsbvm.a and sees
-# only include/msbvm.h (tools/check-layers.sh).
-$(O)/msbvm: $(MAIN_SRCS:%.c=$(O)/%.o) $(O)/libmsbvm.a
+# only include/msbvm.h (tools/check-layers.sh). Two builds
+# (vmm/cli/forward.c): msbvm without the image stack (--as-needed drops
+# the libraries nothing it links uses), msbvm-full with it, to which msbvm
+# hands image commands.
+CLI_FULL_ONLY := vmm/cli/images.c vmm/cli/run_image.c vmm/cli/forward.c
+CLI_LEAN_OBJS := $(filter-out $(CLI_FULL_ONLY:%.c=$(O)/%.o),$(MAIN_SRCS:%.c=$(O)/%.o)) \
+	$(O)/lean/vmm/cli/forward.o
+$(O)/lean/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DMSBVM_CLI_LEAN -c -o $@ $<
+$(O)/msbvm: $(CLI_LEAN_OBJS) $(O)/libmsbvm.a
+	$(CC) $(LDFLAGS) -Wl,--as-needed -o $@ $^ $(LDLIBS_LIB)
+$(O)/msbvm-full: $(MAIN_SRCS:%.c=$(O)/%.o) $(O)/libmsbvm.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_LIB)
+build/msbvm-full: $(O)/msbvm-full
+	@[ "$(O)/msbvm-full" = "$@" ] || ln -sfn $(BUILD)/msbvm-full $@
 
 # The same command with the test hooks (#ifdef MSBVM_TEST_HOOKS) compiled
 # in: only tests run it (e.g. a corrupt boot configuration for agentd).
@@ -97,6 +109,7 @@ lib: $(O)/libmsbvm.a $(PIC)/libmsbvm.so.$(VERSION)
 PREFIX ?= /usr/local
 install: all lib
 	install -D -m 755 $(O)/msbvm $(DESTDIR)$(PREFIX)/bin/msbvm
+	install -D -m 755 $(O)/msbvm-full $(DESTDIR)$(PREFIX)/bin/msbvm-full
 	install -D -m 644 include/msbvm.h $(DESTDIR)$(PREFIX)/include/msbvm.h
 	install -D -m 644 $(O)/libmsbvm.a $(DESTDIR)$(PREFIX)/lib/libmsbvm.a
 	install -D -m 755 $(PIC)/libmsbvm.so.$(VERSION) \

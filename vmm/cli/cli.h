@@ -70,6 +70,8 @@ int cli_parse_mib(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 /* run_image.c: o->image into c (pulled on first use); *argv: the
  * command docker would run (NULL with -d). 0, or -1 after printing why. */
 int run_image(const struct run_opts *o, msbvm_config *c, char ***argv);
+/* forward.c: main's argv, for handing image commands to msbvm-full */
+void cli_forward_init(char **argv);
 /* `msbvm run`: boots the VM described by o; the process exit code. */
 int cli_run(const struct run_opts *o);
 

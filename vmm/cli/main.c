@@ -44,6 +44,7 @@ int main(int argc, char **argv)
 	struct run_opts o;
 	int rc;
 
+	cli_forward_init(argv);
 	if (argc < 2) {
 		main_usage(stderr);
 		return 2;

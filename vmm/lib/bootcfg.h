@@ -1,6 +1,6 @@
 /* The VM's boot configuration for agentd (proto/bootcfg.h,
- * docs/boot-config.md): built with libfdt, wrapped with libarchive into
- * a cpio archive that is loaded right after the agent initramfs. */
+ * docs/boot-config.md): built with libfdt, wrapped into a cpio archive
+ * that is loaded right after the agent initramfs. */
 #ifndef MSBVM_LIB_BOOTCFG_H
 #define MSBVM_LIB_BOOTCFG_H
 
