@@ -35,11 +35,14 @@ ifeq ($(BUILD),static)
 OCI_SRCS :=
 OCI_LIBS :=
 CFLAGS += -DMSBVM_NO_IMAGES
+# nor a static libslirp (glib): --net user answers -ENOTSUP there
+CFLAGS += -DMSBVM_NO_NET
 endif
 # The library's dependencies (README "Dependencies"): libfdt builds
 # agentd's boot configuration, libarchive wraps it into a cpio archive;
-# then what oci/ needs.
-LIB_LDLIBS := -lfdt -larchive $(OCI_LIBS)
+# libslirp is virtio-net's user-mode network (NAT, DHCP, DNS, port
+# forwards); then what oci/ needs.
+LIB_LDLIBS := -lfdt -larchive -lslirp $(OCI_LIBS)
 LIB_LDLIBS_static := -lfdt $(shell pkg-config --static --libs libarchive 2>/dev/null)
 LDLIBS_LIB := $(or $(LIB_LDLIBS_$(BUILD)),$(LIB_LDLIBS))
 VMM_SRCS := $(CORE_SRCS) $(DEV_SRCS) $(OCI_SRCS) $(LIB_SRCS)

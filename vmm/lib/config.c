@@ -389,6 +389,9 @@ int cfg_validate(const struct msbvm_config *c)
 	if (c->overlay && c->rootfs && !strcmp(c->overlay, c->rootfs))
 		return err_set(EINVAL, "--overlay: the upper layer cannot be the root "
 			       "image itself (%s)", c->rootfs);
+	if (c->net_off && c->net.n_ports)
+		return err_set(EINVAL, "published ports (-p) need the network "
+			       "(--net user)");
 	return cfg_validate_init(c);
 }
 
