@@ -223,7 +223,7 @@ kernel:
 # unpacks in a blink even where the guest kernel is emulated. musl-gcc
 # does not see the kernel UAPI headers; they are linked into build/musl-inc.
 AGENT_SRCS := agentd/main.c agentd/serve.c agentd/exec.c agentd/leftover.c \
-	agentd/files.c agentd/init.c agentd/config.c proto/proto.c
+	agentd/files.c agentd/init.c agentd/net.c agentd/config.c proto/proto.c
 AGENT_OBJS := $(AGENT_SRCS:%.c=build/musl/%.o)
 MUSL_INC := build/musl-inc
 agentd: build/agentd.cpio

@@ -66,7 +66,7 @@ static int vnet_rx_one(struct vnet *n, const uint8_t *f, size_t len)
 {
 	struct vdev *d = n->dev;
 	struct virtq *vq = &d->vq[VNET_RXQ];
-	struct virtq_chain *ch = &n->chain;
+	struct virtq_chain *ch = &n->rx_chain;
 	struct virtio_net_hdr_v1 h = { .num_buffers = htole16(1) };
 	const char *why = NULL;
 	int r;
@@ -184,10 +184,10 @@ static void vnet_tx(struct vnet *n)
 	unsigned budget = VNET_TX_BUDGET;
 	int r = 0;
 
-	while (budget && (r = virtq_pop(vq, d->gm, &n->chain, &why)) > 0) {
-		vnet_tx_chain(n, &n->chain);
+	while (budget && (r = virtq_pop(vq, d->gm, &n->tx_chain, &why)) > 0) {
+		vnet_tx_chain(n, &n->tx_chain);
 		/* 5.1.6.2: used length 0, nothing written */
-		virtq_push(vq, d->gm, n->chain.head, 0);
+		virtq_push(vq, d->gm, n->tx_chain.head, 0);
 		budget--;
 	}
 	vnet_notify_if(n, VNET_TXQ, used0);

@@ -47,7 +47,9 @@ struct vnet {
 	struct vnet_frame *backlog;      /* VNET_BACKLOG frames, a ring */
 	unsigned bl_head, bl_count;
 	uint8_t txbuf[VNET_MAX_FRAME];
-	struct virtq_chain chain;        /* scratch, one queue at a time */
+	/* scratch, one per queue: sending a tx frame can make the backend
+	 * answer at once (ARP, ICMP), i.e. an rx pop inside the tx loop */
+	struct virtq_chain rx_chain, tx_chain;
 	struct vnet_stats st;
 	struct virtio_net_config cfg;
 };
