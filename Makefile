@@ -186,7 +186,13 @@ tsan: $(TSAN_BINS)
 FUZZ_SRCS := vmm/core/err.c vmm/core/mem.c virtio/virtq.c virtio/mmio.c virtio/blk.c \
 	virtio/vsock.c virtio/vsock_conn.c
 fuzz: build/fuzz/fuzz_virtq_blk build/fuzz/fuzz_proto build/fuzz/fuzz_bootcfg \
-	build/fuzz/fuzz_oci_ref build/fuzz/fuzz_oci_manifest
+	build/fuzz/fuzz_oci_ref build/fuzz/fuzz_oci_manifest build/fuzz/fuzz_virtq_net
+
+build/fuzz/fuzz_virtq_net: tests/fuzz/fuzz_virtq_net.c vmm/core/err.c vmm/core/mem.c \
+	virtio/virtq.c virtio/mmio.c virtio/net.c
+	@mkdir -p $(dir $@)
+	clang -std=c11 -D_GNU_SOURCE -I. -g -O1 -Wall -Wextra -Werror \
+		-fsanitize=fuzzer,address,undefined -o $@ $^
 
 build/fuzz/fuzz_virtq_blk: tests/fuzz/fuzz_virtq_blk.c $(FUZZ_SRCS)
 	@mkdir -p $(dir $@)
