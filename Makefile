@@ -262,14 +262,18 @@ initramfs: build/msbvm
 build/guest/fsstress: tools/guest/fsstress.c
 	@mkdir -p $(dir $@)
 	musl-gcc -std=c11 -Wall -Wextra -Werror -Wshadow -O2 -static -s -o $@ $<
+build/guest/udpecho: tools/guest/udpecho.c
+	@mkdir -p $(dir $@)
+	musl-gcc -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -O2 -static -s -o $@ $<
 
-integration: all kernel build/guest/fsstress build/hooks/msbvm
+integration: all kernel build/guest/fsstress build/guest/udpecho build/hooks/msbvm
 	tests/integration/run.sh
 	tests/integration/agent.sh
 	tests/integration/init.sh
 	tests/integration/overlay.sh
 	tests/integration/embed.sh
 	tests/integration/oci.sh
+	tests/integration/net.sh
 
 # The two commands that do all set-up on a fresh machine (README):
 # `make test` runs every test; `make run` boots the built-in default guest.
