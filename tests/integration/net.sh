@@ -43,8 +43,9 @@ for spec in 80 0:80 80:0 65536:80 8080:80/sctp 1.2.3:80:80 host:80:80 ""; do
 	bad "-p '$spec'" "expected [HOSTIP:]HOSTPORT:GUESTPORT[/tcp|/udp]" -p "$spec"
 done
 bad "the same host port twice" "already published" -p 8080:80 -p 8080:81
-bad "-p with --net none" "published ports (-p) need the network" --net none -p 8080:80
+bad "-p with --net none" "need the network (--net user)" --net none -p 8080:80
 bad "--dns not an address" "not an IPv4 address" --dns 10.0.2.300
+bad "--dns with --net none" "need the network (--net user)" --net none --dns 10.0.2.3
 
 # the host side: an HTTP server with a 5 MB file, a UDP DNS responder
 mkdir -p "$work/www"
@@ -110,10 +111,12 @@ check "guest -> host UDP: a DNS query to a host responder via 10.0.2.2 (10.9.8.7
 out=$(x nslookup host.msbvm.internal 2>&1)
 echo "# slirp's DNS forwarder (10.0.2.3 -> the host's resolver): $(tr '\n' ' ' <<<"$out" | cut -c1-150)"
 
-# host -> guest: busybox httpd and the UDP echo, started detached (a
+# host -> guest: busybox httpd and the UDP echo, started detached (a 5 MB
+# file made of busybox copies: /dev/urandom is minutes of emulated work; a
 # busybox background job sometimes dies at start on nested hosts: retry)
 x sh -c 'mkdir -p /www && echo "page-from-the-guest-$$" > /www/index.html &&
-	head -c 5000000 /dev/urandom > /www/g5m && md5sum /www/g5m' >"$work/g5m.sum"
+	for i in 1 2 3 4; do cat /bin/busybox; done | head -c 5000000 > /www/g5m &&
+	md5sum /www/g5m' >"$work/g5m.sum"
 page=$(x cat /www/index.html)
 "$msbvm" cp --state-dir "$state" build/guest/udpecho na:/udpecho >/dev/null
 for i in 1 2 3; do

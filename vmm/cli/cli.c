@@ -321,6 +321,7 @@ int cli_parse_run(int argc, char **argv, struct run_opts *o)
 						       "none", optarg);
 				o->net = strcmp(optarg, "none") ? MSBVM_NET_USER
 								: MSBVM_NET_NONE;
+				o->net_given = true;
 				break;
 			case OPT_DNS: o->dns = optarg; break;
 			case 'p':

@@ -42,6 +42,7 @@ struct run_opts {
 	const char *init_args[CLI_MAX_ENV], *init_env[CLI_MAX_ENV];
 	unsigned n_init_args, n_init_env;
 	enum msbvm_net net;                 /* --net user (default) | none */
+	bool net_given;                     /* else the library's default */
 	const char *dns;                    /* --dns IP */
 	const char *ports[CLI_MAX_PORTS];   /* -p specs, parsed by the library */
 	unsigned n_ports;

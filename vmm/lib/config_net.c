@@ -26,6 +26,11 @@ int msbvm_config_set_net(msbvm_config *c, enum msbvm_net mode)
 {
 	if (mode != MSBVM_NET_USER && mode != MSBVM_NET_NONE)
 		return cfgnet_bad(c, EINVAL, "network: bad mode %d", (int)mode);
+#ifdef MSBVM_NO_NET
+	if (mode == MSBVM_NET_USER)
+		return cfgnet_bad(c, ENOTSUP, "this msbvm is built without "
+				  "networking (static build: no static libslirp)");
+#endif
 	c->net_off = mode == MSBVM_NET_NONE;
 	return 0;
 }
