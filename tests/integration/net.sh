@@ -11,7 +11,9 @@
 #           guest -> host UDP (a DNS query to a host responder);
 #           host -> guest TCP through -p (busybox httpd: a page, 5 MB,
 #           100 sequential requests) and UDP through -p .../udp (echo);
-#  boot B:  --net none still boots, without eth0.
+#  boot B:  --net none still boots, without eth0;
+#  boot C:  --overlay tmpfs --dns IP: resolv.conf/hosts written into the
+#           VM's own layer (the root image still unchanged).
 . "$(dirname "$0")/lib.sh"
 srvpids=()
 trap '"$msbvm" stop --state-dir "$state" --timeout 5 na >/dev/null 2>&1
@@ -176,11 +178,24 @@ check "--net none boots and runs the command (rc=$rc)" [ $rc = 0 ]
 check "--net none: no eth0, only lo" [ "$(head -1 "$work/b.out")" = lo ]
 check "--net none: resolv.conf not touched (empty)" [ "$(sed -n 2p "$work/b.out")" = 0 ]
 
+echo "# boot C: --overlay tmpfs --dns: the files go into the VM's own layer"
+"$msbvm" run --state-dir "$state" --name nc --overlay tmpfs --dns 192.0.2.53 \
+	--rootfs "$work/root.ext4" -- sh -c 'cat /etc/resolv.conf
+	grep -c " /etc/\(hosts\|resolv.conf\) " /proc/mounts; cat /etc/hosts' \
+	>"$work/c.out" 2>"$work/c.err" </dev/null
+rc=$?
+check "--overlay tmpfs boots with the network (rc=$rc)" [ $rc = 0 ]
+check "--dns 192.0.2.53 is the guest's nameserver" [ "$(head -1 "$work/c.out")" = "nameserver 192.0.2.53" ]
+check "overlay root: resolv.conf and hosts written, not bind-mounted" [ "$(sed -n 2p "$work/c.out")" = 0 ]
+check "overlay root: hosts names host.msbvm.internal" grep -qP '^10\.0\.2\.2\thost\.msbvm\.internal$' "$work/c.out"
+check "the root image's /etc/hosts is still unchanged" \
+	[ "$(debugfs -R "cat /etc/hosts" "$work/root.ext4" 2>/dev/null | md5sum)" = "$root_sum" ]
+
 if [ $fails = 0 ]; then
 	echo "net integration: all passed"
 	exit 0
 fi
 echo "net integration: $fails failed"
-for f in a.err b.out b.err; do [ -f "$work/$f" ] && { echo "--- $f"; tail -20 "$work/$f"; }; done
+for f in a.err b.out b.err c.out c.err; do [ -f "$work/$f" ] && { echo "--- $f"; tail -20 "$work/$f"; }; done
 [ -f "$state/na/kernel.log" ] && { echo "--- kernel.log"; tail -30 "$state/na/kernel.log"; }
 exit 1
