@@ -35,10 +35,13 @@ ifeq ($(BUILD),static)
 OCI_SRCS :=
 OCI_LIBS :=
 CFLAGS += -DMSBVM_NO_IMAGES
+# nor a static libslirp (glib): --net user answers -ENOTSUP there
+CFLAGS += -DMSBVM_NO_NET
 endif
 # The library's dependencies (README "Dependencies"): libfdt builds
-# agentd's boot configuration; then what oci/ needs.
-LIB_LDLIBS := -lfdt $(OCI_LIBS)
+# agentd's boot configuration; libslirp is virtio-net's user-mode
+# network (NAT, DHCP, DNS, port forwards); then what oci/ needs.
+LIB_LDLIBS := -lfdt -lslirp $(OCI_LIBS)
 LIB_LDLIBS_static := -lfdt
 LDLIBS_LIB := $(or $(LIB_LDLIBS_$(BUILD)),$(LIB_LDLIBS))
 VMM_SRCS := $(CORE_SRCS) $(DEV_SRCS) $(OCI_SRCS) $(LIB_SRCS)
@@ -196,7 +199,13 @@ tsan: $(TSAN_BINS)
 FUZZ_SRCS := vmm/core/err.c vmm/core/mem.c virtio/virtq.c virtio/mmio.c virtio/blk.c \
 	virtio/vsock.c virtio/vsock_conn.c
 fuzz: build/fuzz/fuzz_virtq_blk build/fuzz/fuzz_proto build/fuzz/fuzz_bootcfg \
-	build/fuzz/fuzz_oci_ref build/fuzz/fuzz_oci_manifest
+	build/fuzz/fuzz_oci_ref build/fuzz/fuzz_oci_manifest build/fuzz/fuzz_virtq_net
+
+build/fuzz/fuzz_virtq_net: tests/fuzz/fuzz_virtq_net.c vmm/core/err.c vmm/core/mem.c \
+	virtio/virtq.c virtio/mmio.c virtio/net.c
+	@mkdir -p $(dir $@)
+	clang -std=c11 -D_GNU_SOURCE -I. -g -O1 -Wall -Wextra -Werror \
+		-fsanitize=fuzzer,address,undefined -o $@ $^
 
 build/fuzz/fuzz_virtq_blk: tests/fuzz/fuzz_virtq_blk.c $(FUZZ_SRCS)
 	@mkdir -p $(dir $@)
@@ -233,7 +242,7 @@ kernel:
 # unpacks in a blink even where the guest kernel is emulated. musl-gcc
 # does not see the kernel UAPI headers; they are linked into build/musl-inc.
 AGENT_SRCS := agentd/main.c agentd/serve.c agentd/exec.c agentd/leftover.c \
-	agentd/files.c agentd/init.c agentd/config.c proto/proto.c
+	agentd/files.c agentd/init.c agentd/net.c agentd/config.c proto/proto.c
 AGENT_OBJS := $(AGENT_SRCS:%.c=build/musl/%.o)
 MUSL_INC := build/musl-inc
 agentd: build/agentd.cpio
@@ -266,14 +275,18 @@ initramfs: build/msbvm
 build/guest/fsstress: tools/guest/fsstress.c
 	@mkdir -p $(dir $@)
 	musl-gcc -std=c11 -Wall -Wextra -Werror -Wshadow -O2 -static -s -o $@ $<
+build/guest/udpecho: tools/guest/udpecho.c
+	@mkdir -p $(dir $@)
+	musl-gcc -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -O2 -static -s -o $@ $<
 
-integration: all kernel build/guest/fsstress build/hooks/msbvm
+integration: all kernel build/guest/fsstress build/guest/udpecho build/hooks/msbvm
 	tests/integration/run.sh
 	tests/integration/agent.sh
 	tests/integration/init.sh
 	tests/integration/overlay.sh
 	tests/integration/embed.sh
 	tests/integration/oci.sh
+	tests/integration/net.sh
 
 # The two commands that do all set-up on a fresh machine (README):
 # `make test` runs every test; `make run` boots the built-in default guest.

@@ -274,6 +274,68 @@ static bool acfg_exec(struct acfg_ctx *x, int parent, struct agent_cfg *c)
 	return true;
 }
 
+/* A property of exactly len bytes, copied to out. */
+static bool acfg_bytes(struct acfg_ctx *x, int node, const char *path,
+		       const char *prop, void *out, int want)
+{
+	int len;
+	const void *p = fdt_getprop(x->fdt, node, prop, &len);
+
+	if (!p)
+		return acfg_fail(x, "missing property %s/%s", path, prop);
+	if (len != want)
+		return acfg_fail(x, "property %s/%s: expected %d bytes, found %d",
+				 path, prop, want, len);
+	memcpy(out, p, (size_t)want);
+	return true;
+}
+
+static bool acfg_u32(struct acfg_ctx *x, int node, const char *path,
+		     const char *prop, uint32_t min, uint32_t max, uint32_t *out)
+{
+	uint8_t b[4];
+
+	if (!acfg_bytes(x, node, path, prop, b, 4))
+		return false;
+	*out = acfg_be32(b);
+	if (*out < min || *out > max)
+		return acfg_fail(x, "property %s/%s: %u, expected %u to %u", path,
+				 prop, *out, min, max);
+	return true;
+}
+
+static bool acfg_network(struct acfg_ctx *x, int parent, struct agent_cfg *c)
+{
+	static const char *const props[] = { BCFG_P_ADDRESS, BCFG_P_PREFIX,
+					     BCFG_P_GATEWAY, BCFG_P_DNS,
+					     BCFG_P_MTU, NULL };
+	static const char *const none[] = { NULL };
+	const char *path = "/" BCFG_NODE "/" BCFG_N_NETWORK;
+	int node = fdt_subnode_offset(x->fdt, parent, BCFG_N_NETWORK);
+	struct agent_net *n = &c->net;
+
+	if (node < 0)
+		return true;
+	if (!acfg_known(x, node, path, props, none) ||
+	    !acfg_bytes(x, node, path, BCFG_P_ADDRESS, n->addr, 4) ||
+	    !acfg_u32(x, node, path, BCFG_P_PREFIX, 1, 30, &n->prefix) ||
+	    !acfg_bytes(x, node, path, BCFG_P_GATEWAY, n->gateway, 4) ||
+	    !acfg_bytes(x, node, path, BCFG_P_DNS, n->dns, 4) ||
+	    !acfg_u32(x, node, path, BCFG_P_MTU, 68, 65535, &n->mtu))
+		return false;
+	/* the default route goes through the gateway: it must be on-link */
+	uint32_t mask = ~0u << (32 - n->prefix);
+	if ((acfg_be32(n->addr) & mask) != (acfg_be32(n->gateway) & mask) ||
+	    !memcmp(n->addr, n->gateway, 4))
+		return acfg_fail(x, "%s: gateway %u.%u.%u.%u is not another address "
+				 "of %u.%u.%u.%u/%u", path, n->gateway[0],
+				 n->gateway[1], n->gateway[2], n->gateway[3],
+				 n->addr[0], n->addr[1], n->addr[2], n->addr[3],
+				 n->prefix);
+	n->want = true;
+	return true;
+}
+
 /* /msbvm's own properties: version first, so that a blob from another
  * version is reported as such rather than as its first odd property. */
 static bool acfg_top(struct acfg_ctx *x, int node, struct agent_cfg *c)
@@ -281,7 +343,7 @@ static bool acfg_top(struct acfg_ctx *x, int node, struct agent_cfg *c)
 	static const char *const props[] = { BCFG_P_VERSION, BCFG_P_NAME,
 					     BCFG_P_HOST_TIME, NULL };
 	static const char *const nodes[] = { BCFG_N_ROOT, BCFG_N_INIT,
-					     BCFG_N_EXEC, NULL };
+					     BCFG_N_EXEC, BCFG_N_NETWORK, NULL };
 	const char *path = "/" BCFG_NODE;
 	const void *p;
 	int len;
@@ -337,5 +399,6 @@ bool acfg_parse(void *blob, size_t len, struct agent_cfg *c, char *err,
 	if ((node = fdt_subnode_offset(blob, 0, BCFG_NODE)) < 0)
 		return acfg_fail(&x, "missing node /%s", BCFG_NODE);
 	return acfg_top(&x, node, c) && acfg_root(&x, node, c) &&
-	       acfg_init(&x, node, c) && acfg_exec(&x, node, c);
+	       acfg_init(&x, node, c) && acfg_exec(&x, node, c) &&
+	       acfg_network(&x, node, c);
 }

@@ -12,6 +12,13 @@
 #include "agentd.h"
 #include "init.h"
 
+/* /msbvm/network: eth0's static IPv4 settings (network byte order) */
+struct agent_net {
+	bool want;
+	uint8_t addr[4], gateway[4], dns[4];
+	uint32_t prefix, mtu;
+};
+
 struct agent_cfg {
 	uint32_t version;
 	char *name;            /* the hostname */
@@ -22,6 +29,7 @@ struct agent_cfg {
 	bool root_ro;
 	struct init_cfg init;  /* init.want false: no handoff */
 	struct exec_defaults exec; /* all empty: none */
+	struct agent_net net;      /* net.want false: no network */
 };
 
 /* Validates and parses blob (len bytes, writable: the strings in *c point

@@ -9,6 +9,7 @@
 #include "agentd.h"
 #include "config.h"
 #include "init.h"
+#include "net.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -211,6 +212,8 @@ static void agent_setup(struct agent *a, struct agent_cfg *cfg)
 	if (sethostname(cfg->name, strlen(cfg->name)) < 0)
 		agent_log("hostname %s: %s", cfg->name, strerror(errno));
 	agent_loopback();
+	/* the VM's own writable layer: an overlay's upper, or the initramfs */
+	agent_network(&cfg->net, cfg->name, !cfg->has_root || cfg->root_upper);
 }
 
 /* --init: preflight, then fork; returns in the agent (the child). */

@@ -35,7 +35,7 @@
 extern "C" {
 #endif
 
-#define MSBVM_API_VERSION 1
+#define MSBVM_API_VERSION 2
 #define MSBVM_KICK_SIGNAL (SIGRTMIN + 3)
 
 typedef struct msbvm_config msbvm_config;
@@ -76,6 +76,19 @@ int msbvm_config_set_overlay(msbvm_config *c, const char *upper);
 /* Another virtio-blk disk (vdb, vdc, ... in order, after an overlay's
  * upper disk; at most 8). */
 int msbvm_config_add_disk(msbvm_config *c, const char *path, bool readonly);
+/* Networking: a virtio-net device on user-mode NAT (libslirp), the
+ * default, or none. The guest is 10.0.2.15/24 with gateway 10.0.2.2 (also
+ * the host's loopback, as with QEMU user networking) and DNS 10.0.2.3
+ * (slirp's forwarder to the host's resolver); agentd sets eth0 up. */
+enum msbvm_net { MSBVM_NET_USER, MSBVM_NET_NONE };
+int msbvm_config_set_net(msbvm_config *c, enum msbvm_net mode);
+/* The guest's DNS server instead of 10.0.2.3 (IPv4; NULL: the default). */
+int msbvm_config_set_dns(msbvm_config *c, const char *ip);
+/* Publish a guest port: "[HOSTIP:]HOSTPORT:GUESTPORT[/tcp|/udp]" (like
+ * docker run -p; HOSTIP defaults to 127.0.0.1, 0.0.0.0 must be asked
+ * for; tcp by default; at most 32). A host port that cannot be bound
+ * fails msbvm_start with EADDRINUSE, before the guest boots. */
+int msbvm_config_add_port(msbvm_config *c, const char *spec);
 int msbvm_config_set_memory_mib(msbvm_config *c, uint64_t mib);  /* 32.. */
 int msbvm_config_set_cpus(msbvm_config *c, unsigned n);           /* 1 today */
 /* Name (for msbvm_open; [A-Za-z0-9][A-Za-z0-9_.-]{0,63}; default vm-PID-N)

@@ -38,6 +38,14 @@
 					 * for every EXEC (an image's config) */
 #define BCFG_P_WORKDIR "workdir"        /* string: absolute path */
 #define BCFG_P_USER "user"              /* string: NAME, UID or UID:GID */
+#define BCFG_N_NETWORK "network"        /* /msbvm/network: optional; eth0,
+					 * static (virtio-net, --net user) */
+#define BCFG_P_ADDRESS "address"        /* 4 bytes: IPv4, network order */
+#define BCFG_P_PREFIX "prefix-len"      /* u32: 1..30 */
+#define BCFG_P_GATEWAY "gateway"        /* 4 bytes: in the subnet; also
+					 * host.msbvm.internal in /etc/hosts */
+#define BCFG_P_DNS "dns"                /* 4 bytes: /etc/resolv.conf */
+#define BCFG_P_MTU "mtu"                /* u32: 68..65535 */
 
 /* limits (the host refuses more at configuration time) */
 #define BCFG_MAX_NAME 64                /* HOST_NAME_MAX */

@@ -18,6 +18,9 @@ cp "$init" "$stage/init"
 chmod 0755 "$stage/init"
 ln -sf ../init "$stage/sbin/init"
 echo "msbvm-test" > "$stage/etc/hostname"
+# as in container images: agentd bind-mounts its network files over these
+printf '127.0.0.1\tlocalhost\n' > "$stage/etc/hosts"
+: > "$stage/etc/resolv.conf"
 # every applet as /bin/NAME (agent exec runs `ls`, `cat`, ... by name)
 for a in $("$bb" --list); do
 	[ -e "$stage/bin/$a" ] || [ -e "$stage/sbin/$a" ] || ln -s busybox "$stage/bin/$a"

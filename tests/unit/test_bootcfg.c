@@ -86,6 +86,23 @@ static void test_round_trip(void)
 	CHECK(bcfg_fdt(c, "plain", &b) == 0);
 	CHECK(acfg_parse(b.data, b.len, &a, err, sizeof(err)));
 	CHECK(!a.init.want && a.has_root && !strcmp(a.name, "plain"));
+	/* --net user (the default): slirp's network, static */
+	CHECK(a.net.want && !memcmp(a.net.addr, "\x0a\x00\x02\x0f", 4) &&
+	      a.net.prefix == 24 && !memcmp(a.net.gateway, "\x0a\x00\x02\x02", 4) &&
+	      !memcmp(a.net.dns, "\x0a\x00\x02\x03", 4) && a.net.mtu == 1500);
+	bcfg_free(&b);
+	CHECK(msbvm_config_set_dns(c, "192.168.7.53") == 0);
+	CHECK(bcfg_fdt(c, "plain", &b) == 0);
+	CHECK(acfg_parse(b.data, b.len, &a, err, sizeof(err)));
+	CHECK(a.net.want && !memcmp(a.net.dns, "\xc0\xa8\x07\x35", 4));
+	bcfg_free(&b);
+	/* --net none: no node, no network setup */
+	CHECK(msbvm_config_set_net(c, MSBVM_NET_NONE) == 0);
+	CHECK(bcfg_fdt(c, "plain", &b) == 0);
+	CHECK(acfg_parse(b.data, b.len, &a, err, sizeof(err)));
+	CHECK(!a.net.want);
+	CHECK(fdt_subnode_offset(b.data, fdt_subnode_offset(b.data, 0, "msbvm"),
+				 "network") < 0);
 	bcfg_free(&b);
 	msbvm_config_free(c);
 }
@@ -303,6 +320,34 @@ static void b_exec_env(void *f)
 	fdt_property(f, "env", "=x", 3);
 	fdt_end_node(f);
 }
+static const uint8_t ip_a[4] = { 10, 0, 2, 15 }, ip_gw[4] = { 10, 0, 2, 2 };
+static const uint8_t ip_far[4] = { 10, 0, 3, 2 };
+
+/* a /msbvm/network node; what: which property to get wrong */
+static void net_node(void *f, const char *what)
+{
+	good_top(f);
+	fdt_begin_node(f, "network");
+	if (strcmp(what, "address"))
+		fdt_property(f, "address", ip_a, 4);
+	else
+		fdt_property(f, "address", ip_a, 3);
+	fdt_property_u32(f, "prefix-len", strcmp(what, "prefix") ? 24 : 31);
+	fdt_property(f, "gateway", strcmp(what, "gateway") ? ip_gw : ip_far, 4);
+	if (strcmp(what, "no-dns"))
+		fdt_property(f, "dns", ip_gw, 4);
+	fdt_property_u32(f, "mtu", strcmp(what, "mtu") ? 1500 : 40);
+	if (!strcmp(what, "extra"))
+		fdt_property_string(f, "dhcp", "yes");
+	fdt_end_node(f);
+}
+static void b_net_good(void *f) { net_node(f, ""); }
+static void b_net_addr(void *f) { net_node(f, "address"); }
+static void b_net_prefix(void *f) { net_node(f, "prefix"); }
+static void b_net_gw(void *f) { net_node(f, "gateway"); }
+static void b_net_dns(void *f) { net_node(f, "no-dns"); }
+static void b_net_mtu(void *f) { net_node(f, "mtu"); }
+static void b_net_extra(void *f) { net_node(f, "extra"); }
 static void b_other_top(void *f)
 {
 	fdt_begin_node(f, "chosen");
@@ -385,6 +430,15 @@ static void test_refused(void)
 	refused(b_upper_bad, true, "/msbvm/root/overlay-upper: \"tmpfs\" or a /dev/ path");
 	refused(b_exec_rel, true, "/msbvm/exec/workdir: not an absolute path");
 	refused(b_exec_env, true, "/msbvm/exec/env: string 0 is not NAME=VALUE");
+	n = make(b_net_good, true);
+	CHECK(acfg_parse(blob, n, &a, err, sizeof(err)) && a.net.want &&
+	      a.net.prefix == 24 && a.net.mtu == 1500);
+	refused(b_net_addr, true, "property /msbvm/network/address: expected 4 bytes, found 3");
+	refused(b_net_prefix, true, "property /msbvm/network/prefix-len: 31, expected 1 to 30");
+	refused(b_net_gw, true, "/msbvm/network: gateway 10.0.3.2 is not another address of 10.0.2.15/24");
+	refused(b_net_dns, true, "missing property /msbvm/network/dns");
+	refused(b_net_mtu, true, "property /msbvm/network/mtu: 40, expected 68 to 65535");
+	refused(b_net_extra, true, "unknown property /msbvm/network/dhcp");
 }
 
 int main(void)

@@ -85,6 +85,43 @@ static void test_create_validation(const char *dir)
 	msbvm_config_free(c);
 }
 
+/* -p specs as docker run takes them, the library's parser */
+static void test_ports(void)
+{
+	static const char *const good[] = { "8080:80", "127.0.0.1:1:65535",
+					    "0.0.0.0:5353:53/udp", "9000:9000/tcp" };
+	static const char *const bad[] = { "", "80", "0:80", "80:0", "65536:80",
+					   "80:80/sctp", "1.2.3:80:80", "a:b",
+					   "::80:80", "80:80/", "host:80:80",
+					   "127.0.0.1:80", "1:2:3:4", "+80:80",
+					   "999999:80" };
+	msbvm_config *c = msbvm_config_new();
+
+	for (unsigned i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		CHECK(msbvm_config_add_port(c, good[i]) == 0);
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		CHECK(msbvm_config_add_port(c, bad[i]) == -EINVAL);
+		CHECK_STR_CONTAINS(msbvm_config_errmsg(c), "expected [HOSTIP:]HOSTPORT");
+	}
+	CHECK(msbvm_config_add_port(c, NULL) == -EINVAL);
+	/* the same host port twice (same protocol) */
+	CHECK(msbvm_config_add_port(c, "8080:81") == -EINVAL);
+	CHECK_STR_CONTAINS(msbvm_config_errmsg(c), "8080/tcp is already published");
+	CHECK(msbvm_config_add_port(c, "8080:81/udp") == 0);
+	for (unsigned i = 5; i < 32; i++) {
+		char s[32];
+		snprintf(s, sizeof(s), "%u:80", 10000 + i);
+		CHECK(msbvm_config_add_port(c, s) == 0);
+	}
+	CHECK(msbvm_config_add_port(c, "20000:80") == -E2BIG);
+	CHECK(msbvm_config_set_dns(c, "10.0.2.300") == -EINVAL);
+	CHECK_STR_CONTAINS(msbvm_config_errmsg(c), "not an IPv4 address");
+	CHECK(msbvm_config_set_dns(c, "1.1.1.1") == 0);
+	CHECK(msbvm_config_set_net(c, (enum msbvm_net)7) == -EINVAL);
+	CHECK(msbvm_config_set_net(c, MSBVM_NET_NONE) == 0);
+	msbvm_config_free(c);
+}
+
 static void test_open_missing(const char *dir)
 {
 	msbvm_config *c = msbvm_config_new();
@@ -104,6 +141,7 @@ int main(void)
 	CHECK(mkdtemp(dir) != NULL);
 	CHECK(msbvm_api_version() == MSBVM_API_VERSION);
 	test_setters();
+	test_ports();
 	test_create_validation(dir);
 	test_open_missing(dir);
 	char cmd[600];

@@ -69,6 +69,14 @@ static void cli_run_usage(void)
 	       "                    or in an ext4 image of this VM (/dev/vdb)\n"
 	       "  --disk PATH[,ro]  add a virtio-blk disk (raw image; repeatable;\n"
 	       "                    ro: read-only, writes refused by the device)\n"
+	       "  --net user|none   network (default user: NAT through the host,\n"
+	       "                    guest 10.0.2.15, host loopback at 10.0.2.2,\n"
+	       "                    DNS 10.0.2.3; agent mode sets eth0 up)\n"
+	       "  --dns IP          the guest's DNS server instead of 10.0.2.3\n"
+	       "  -p, --publish [HOSTIP:]HOSTPORT:GUESTPORT[/tcp|/udp]\n"
+	       "                    forward a host port to the guest (repeatable;\n"
+	       "                    HOSTIP defaults to 127.0.0.1: ask for 0.0.0.0\n"
+	       "                    to accept other machines; tcp by default)\n"
 	       "  --memory MIB      guest RAM in MiB (default %d, minimum %d)\n"
 	       "  --console         interactive: stdin goes to the guest console\n"
 	       "                    (raw terminal; Ctrl-A x quits)\n"
@@ -236,7 +244,7 @@ static uint64_t cli_host_mib(void)
 enum { OPT_CMDLINE = 256, OPT_APPEND, OPT_NESTED, OPT_CONSOLE, OPT_PROFILE,
        OPT_ROOTFS, OPT_DISK, OPT_NAME, OPT_STATE, OPT_NO_AGENT, OPT_INIT,
        OPT_INIT_ARG, OPT_INIT_ENV, OPT_REPORT, OPT_OVERLAY, OPT_ENTRYPOINT,
-       OPT_TMPFS_UPPER };
+       OPT_TMPFS_UPPER, OPT_NET, OPT_DNS };
 
 int cli_parse_run(int argc, char **argv, struct run_opts *o)
 {
@@ -269,6 +277,9 @@ int cli_parse_run(int argc, char **argv, struct run_opts *o)
 		{ "report", required_argument, NULL, OPT_REPORT },
 		{ "init-arg", required_argument, NULL, OPT_INIT_ARG },
 		{ "init-env", required_argument, NULL, OPT_INIT_ENV },
+		{ "net", required_argument, NULL, OPT_NET },
+		{ "dns", required_argument, NULL, OPT_DNS },
+		{ "publish", required_argument, NULL, 'p' },
 		{ 0 },
 	};
 	int c, rc;
@@ -281,7 +292,7 @@ int cli_parse_run(int argc, char **argv, struct run_opts *o)
 	/* options may come on both sides of an image reference, as in
 	 * `msbvm run IMAGE --init auto -- bash`: a second pass after it */
 	for (;;) {
-		while ((c = getopt_long(argc, argv, "+:k:i:m:vhde:w:u:tT", lo, NULL)) != -1) {
+		while ((c = getopt_long(argc, argv, "+:k:i:m:vhde:w:u:tTp:", lo, NULL)) != -1) {
 			switch (c) {
 			case 'k': o->kernel = optarg; break;
 			case 'i': o->initrd = optarg; break;
@@ -304,6 +315,21 @@ int cli_parse_run(int argc, char **argv, struct run_opts *o)
 			case OPT_NAME: o->name = optarg; break;
 			case OPT_STATE: o->state_dir = optarg; break;
 			case OPT_NO_AGENT: o->no_agent = true; break;
+			case OPT_NET:
+				if (strcmp(optarg, "user") && strcmp(optarg, "none"))
+					return cli_fail(EINVAL, "run: --net '%s': use user or "
+						       "none", optarg);
+				o->net = strcmp(optarg, "none") ? MSBVM_NET_USER
+								: MSBVM_NET_NONE;
+				o->net_given = true;
+				break;
+			case OPT_DNS: o->dns = optarg; break;
+			case 'p':
+				if (o->n_ports == CLI_MAX_PORTS)
+					return cli_fail(EINVAL, "run: at most %d -p options",
+						       CLI_MAX_PORTS);
+				o->ports[o->n_ports++] = optarg;
+				break;
 			case OPT_REPORT: o->report = optarg; break;
 			case OPT_INIT:
 				if (strcmp(optarg, "auto") && optarg[0] != '/')

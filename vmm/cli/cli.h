@@ -13,6 +13,7 @@
 
 /* -e/-w/-u/-t/-T, shared by `run` and `exec`: 1 taken, 0 not one of
  * them, <0 bad value. */
+#define CLI_MAX_PORTS 32
 struct cli_exec_args {
 	const char *env[CLI_MAX_ENV + 1];
 	unsigned n_env;
@@ -40,6 +41,11 @@ struct run_opts {
 	const char *report;                 /* --report FILE (JSON) */
 	const char *init_args[CLI_MAX_ENV], *init_env[CLI_MAX_ENV];
 	unsigned n_init_args, n_init_env;
+	enum msbvm_net net;                 /* --net user (default) | none */
+	bool net_given;                     /* else the library's default */
+	const char *dns;                    /* --dns IP */
+	const char *ports[CLI_MAX_PORTS];   /* -p specs, parsed by the library */
+	unsigned n_ports;
 };
 
 /* The command's own error line (the command is a program: one message

@@ -120,6 +120,11 @@ static msbvm_config *run_config(const struct run_opts *o)
 	rc |= msbvm_config_set_state_dir(c, o->state_dir);
 	rc |= msbvm_config_set_name(c, o->name);
 	rc |= msbvm_config_set_init(c, o->init);
+	if (o->net_given)
+		rc |= msbvm_config_set_net(c, o->net);
+	rc |= msbvm_config_set_dns(c, o->dns);
+	for (unsigned i = 0; i < o->n_ports && !rc; i++)
+		rc |= msbvm_config_add_port(c, o->ports[i]);
 	for (unsigned i = 0; i < o->n_init_args; i++)
 		rc |= msbvm_config_add_init_arg(c, o->init_args[i]);
 	for (unsigned i = 0; i < o->n_init_env; i++)

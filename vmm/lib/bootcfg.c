@@ -9,6 +9,7 @@
 #include "proto/bootcfg.h"
 #include "vmm/core/err.h"
 
+#include <arpa/inet.h>
 #include <assert.h>
 #include <errno.h>
 #include <libfdt.h>
@@ -93,6 +94,29 @@ static int bcfg_exec(void *fdt, const struct msbvm_config *c)
 	return fdt_end_node(fdt);
 }
 
+/* --net user: eth0's static settings, slirp's network (net_slirp.h) */
+static int bcfg_network(void *fdt, const struct msbvm_config *c)
+{
+	struct in_addr a, gw, dns;
+	int rc;
+
+	if (c->net_off)
+		return 0;
+	inet_pton(AF_INET, NET_GUEST_IP, &a);
+	inet_pton(AF_INET, NET_GATEWAY_IP, &gw);
+	inet_pton(AF_INET, NET_DNS_IP, &dns);
+	if (c->has_dns)
+		dns = c->dns;
+	if ((rc = fdt_begin_node(fdt, BCFG_N_NETWORK)) ||
+	    (rc = fdt_property(fdt, BCFG_P_ADDRESS, &a, 4)) ||
+	    (rc = fdt_property_u32(fdt, BCFG_P_PREFIX, NET_PREFIX)) ||
+	    (rc = fdt_property(fdt, BCFG_P_GATEWAY, &gw, 4)) ||
+	    (rc = fdt_property(fdt, BCFG_P_DNS, &dns, 4)) ||
+	    (rc = fdt_property_u32(fdt, BCFG_P_MTU, VNET_MTU)))
+		return rc;
+	return fdt_end_node(fdt);
+}
+
 /* One attempt into a buffer of size len; libfdt error or 0. */
 static int bcfg_write(void *fdt, int len, const struct msbvm_config *c,
 		      const char *name, uint64_t now_ms)
@@ -106,7 +130,7 @@ static int bcfg_write(void *fdt, int len, const struct msbvm_config *c,
 	    (rc = fdt_property_string(fdt, BCFG_P_NAME, name)) ||
 	    (rc = fdt_property_u64(fdt, BCFG_P_HOST_TIME, now_ms)) ||
 	    (rc = bcfg_root(fdt, c)) || (rc = bcfg_init(fdt, c)) ||
-	    (rc = bcfg_exec(fdt, c)) ||
+	    (rc = bcfg_exec(fdt, c)) || (rc = bcfg_network(fdt, c)) ||
 	    (rc = fdt_end_node(fdt)) || (rc = fdt_end_node(fdt)))
 		return rc;
 	return fdt_finish(fdt);

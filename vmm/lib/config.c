@@ -48,6 +48,9 @@ msbvm_config *msbvm_config_new(void)
 	c->cpus = 1;
 	c->agent = true;
 	c->console_fd = c->console_in_fd = -1;
+#ifdef MSBVM_NO_NET
+	c->net_off = true; /* the static build has no libslirp */
+#endif
 	return c;
 }
 
@@ -389,6 +392,9 @@ int cfg_validate(const struct msbvm_config *c)
 	if (c->overlay && c->rootfs && !strcmp(c->overlay, c->rootfs))
 		return err_set(EINVAL, "--overlay: the upper layer cannot be the root "
 			       "image itself (%s)", c->rootfs);
+	if (c->net_off && (c->net.n_ports || c->has_dns))
+		return err_set(EINVAL, "published ports (-p) and --dns need the "
+			       "network (--net user)");
 	return cfg_validate_init(c);
 }
 

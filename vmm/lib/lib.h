@@ -36,6 +36,10 @@ struct msbvm_config {
 	unsigned n_exec_env;
 	uint64_t mem_mib;
 	unsigned cpus;
+	/* network (config_net.c): on unless net_off; ports to publish */
+	bool net_off, has_dns;
+	struct in_addr dns;
+	struct net_spec net;
 	bool agent;
 	int console_fd, console_in_fd;
 	enum msbvm_nested nested;

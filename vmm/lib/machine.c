@@ -205,6 +205,14 @@ static int machine_devices(struct machine *m, const struct machine_spec *s)
 		if ((rc = machine_add_virtio(m, &vblk_ops, b)) < 0)
 			return rc;
 	}
+	if (s->net && s->net->on) {
+		m->have_net = true; /* netslirp_close on a partial open too */
+		if ((rc = netslirp_open(&m->net, s->net)) < 0)
+			return rc;
+		m->net_slot = m->n_virtio;
+		if ((rc = machine_add_virtio(m, &vnet_ops, &m->net.dev)) < 0)
+			return rc;
+	}
 	if (!s->vsock_path)
 		return 0;
 	if ((rc = vsock_open(&m->vsock, s->vsock_path)) < 0)
@@ -294,6 +302,9 @@ static int machine_start_threads(struct machine *m, int console_in_fd,
 			return rc;
 		m->vsock_started = true;
 	}
+	if (m->have_net &&
+	    (rc = netslirp_start(&m->net, &m->virtio[m->net_slot].dev)) < 0)
+		return rc;
 	return vm_start(&m->vm);
 }
 
@@ -323,6 +334,10 @@ void machine_stop_threads(struct machine *m)
 	if (m->have_vsock)
 		vsock_close(&m->vsock);
 	m->have_vsock = m->vsock_started = false;
+	/* likewise the network thread (it fills rx buffers) */
+	if (m->have_net)
+		netslirp_close(&m->net);
+	m->have_net = false;
 	ioev_stop(&m->vm.io);
 	m->io_started = false;
 }

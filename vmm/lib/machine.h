@@ -1,7 +1,7 @@
 /* The machine: the core VM plus the devices a microVM gets, wired
  * together: 16550 console, i8042 (reset), CMOS RTC, POST sink, the
  * power-off/panic port, and the
- * virtio-mmio devices (disks, vsock) in fixed slots. Built from a
+ * virtio-mmio devices (disks, net, vsock) in fixed slots. Built from a
  * validated configuration; owns every device and tears them down in the
  * order threads require (machine_stop_threads before machine_free). */
 #ifndef MSBVM_MACHINE_H
@@ -19,6 +19,7 @@
 #include "vmm/hw/legacy.h"
 #include "vmm/hw/pvport.h"
 #include "vmm/hw/uart.h"
+#include "net_slirp.h"
 
 #define MACHINE_MAX_DISKS 9     /* the root disk and 8 more */
 #define MACHINE_MAX_VIRTIO 16
@@ -38,6 +39,7 @@ struct machine_spec {
 	struct machine_disk disks[MACHINE_MAX_DISKS];
 	unsigned n_disks;
 	const char *vsock_path;           /* NULL: no vsock device */
+	const struct net_spec *net;       /* NULL or !on: no network */
 	int console_fd;                   /* -1: discard */
 };
 
@@ -54,6 +56,9 @@ struct machine {
 	unsigned n_blk;
 	struct vsock vsock;
 	bool have_vsock, vsock_started, io_started;
+	struct netslirp net;
+	unsigned net_slot;                /* its index in virtio[] */
+	bool have_net;
 	char cmdline[BOOT_CMDLINE_MAX + 1024];
 };
 

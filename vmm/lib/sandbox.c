@@ -148,6 +148,8 @@ static int sbx_build(struct msbvm *vm)
 	for (unsigned i = 0; i < c->n_disks; i++)
 		s.disks[s.n_disks++] = c->disks[i];
 	s.vsock_path = c->agent ? vm->sock : NULL;
+	c->net.on = !c->net_off;
+	s.net = &c->net;
 	if (!(vm->m = malloc(sizeof(*vm->m)))) {
 		bcfg_free(&bootcfg);
 		return err_set(ENOMEM, "out of memory");
