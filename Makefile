@@ -196,7 +196,7 @@ build/fuzz/fuzz_proto: tests/fuzz/fuzz_proto.c proto/proto.c
 		-fsanitize=fuzzer,address,undefined -o $@ $^
 
 # agentd's boot configuration parser, the same source the guest runs
-build/fuzz/fuzz_bootcfg: tests/fuzz/fuzz_bootcfg.c agentd/config.c
+build/fuzz/fuzz_bootcfg: tests/fuzz/fuzz_bootcfg.c agentd/config.c proto/proto.c
 	@mkdir -p $(dir $@)
 	clang -std=c11 -D_GNU_SOURCE -I. -g -O1 -Wall -Wextra -Werror \
 		-fsanitize=fuzzer,address,undefined -o $@ $^ -lfdt

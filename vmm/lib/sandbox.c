@@ -88,7 +88,8 @@ static int sbx_state(struct msbvm *vm, const char *name)
 	if ((rc = state_create(&vm->st, root, name)) < 0)
 		return rc;
 	vm->have_state = true;
-	if ((rc = state_write_pid(&vm->st, getpid())) < 0)
+	if ((rc = state_write_pid(&vm->st, getpid())) < 0 ||
+	    (rc = token_new(vm->token)) < 0 || (rc = token_store(&vm->st, vm->token)) < 0)
 		return rc;
 	if (vm->cfg->console_fd < 0) {
 		vm->console_fd = state_open_file(&vm->st, "kernel.log", O_WRONLY |
@@ -127,7 +128,7 @@ static int sbx_build(struct msbvm *vm)
 		return err_set(errno, "console fd: %s", strerror(errno));
 	s.console_fd = vm->console_fd;
 	if ((rc = cfg_cmdline(c, cmdline, sizeof(cmdline))) < 0 ||
-	    (c->agent && (rc = bcfg_build(c, name, &bootcfg)) < 0))
+	    (c->agent && (rc = bcfg_build(c, name, vm->token, &bootcfg)) < 0))
 		return rc;
 	s.cmdline = cmdline;
 	s.initrd2 = bootcfg.data;
