@@ -39,8 +39,9 @@ endif
 # The library's dependencies (README "Dependencies"): libfdt builds
 # agentd's boot configuration, libarchive wraps it into a cpio archive;
 # then what oci/ needs.
-LIB_LDLIBS := -lfdt -larchive $(OCI_LIBS)
-LIB_LDLIBS_static := -lfdt $(shell pkg-config --static --libs libarchive 2>/dev/null)
+# libseccomp: the per-thread seccomp filters (vmm/lib/seccomp.c).
+LIB_LDLIBS := -lfdt -larchive -lseccomp $(OCI_LIBS)
+LIB_LDLIBS_static := -lfdt -lseccomp $(shell pkg-config --static --libs libarchive 2>/dev/null)
 LDLIBS_LIB := $(or $(LIB_LDLIBS_$(BUILD)),$(LIB_LDLIBS))
 VMM_SRCS := $(CORE_SRCS) $(DEV_SRCS) $(OCI_SRCS) $(LIB_SRCS)
 CLI_SRCS := $(wildcard vmm/cli/*.c)
@@ -65,7 +66,7 @@ $(O)/msbvm: $(MAIN_SRCS:%.c=$(O)/%.o) $(O)/libmsbvm.a
 
 # The same command with the test hooks (#ifdef MSBVM_TEST_HOOKS) compiled
 # in: only tests run it (e.g. a corrupt boot configuration for agentd).
-HOOK_SRCS := vmm/lib/bootcfg.c
+HOOK_SRCS := vmm/lib/bootcfg.c vmm/lib/seccomp.c
 build/hooks/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -DMSBVM_TEST_HOOKS -c -o $@ $<

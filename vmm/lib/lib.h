@@ -16,6 +16,7 @@
 #include "proto/bootcfg.h"
 #include "proto/proto.h"
 #include "report.h"
+#include "seccomp.h"
 #include "state.h"
 
 #define CFG_MAX_DISKS 8
@@ -40,6 +41,7 @@ struct msbvm_config {
 	bool agent;
 	int console_fd, console_in_fd;
 	enum msbvm_nested nested;
+	enum msbvm_seccomp seccomp;
 	msbvm_log_fn log_fn;
 	void *log_opaque;
 	bool verbose;
@@ -63,6 +65,7 @@ struct msbvm {
 	 * when msbvm_open could not read it */
 	char token[PROTO_TOKEN_HEX + 1];
 	char token_err[200];
+	struct sc_set sc;           /* owner: this VM's seccomp filters */
 	struct timespec t0, shutdown_at;
 	struct report rep;
 	char err[LIB_ERR_LEN];
