@@ -53,7 +53,7 @@ VERSION := 0.2.0
 SONAME := libmsbvm.so.0
 UNIT_BINS := $(UNIT_TESTS:%=build/asan/tests/%)
 
-.PHONY: all test unit integration kernel initramfs clean deps run shell fuzz agentd lib install tsan
+.PHONY: all test unit integration kernel initramfs clean deps run shell fuzz fuzz-ci agentd lib install tsan
 all: build/msbvm build/agentd.cpio
 
 build/msbvm: $(O)/msbvm
@@ -183,8 +183,15 @@ tsan: $(TSAN_BINS)
 # build/fuzz/fuzz_virtq_blk -max_total_time=60
 FUZZ_SRCS := vmm/core/err.c vmm/core/mem.c virtio/virtq.c virtio/mmio.c virtio/blk.c \
 	virtio/vsock.c virtio/vsock_conn.c
-fuzz: build/fuzz/fuzz_virtq_blk build/fuzz/fuzz_proto build/fuzz/fuzz_bootcfg \
-	build/fuzz/fuzz_oci_ref build/fuzz/fuzz_oci_manifest
+FUZZ_TARGETS := fuzz_virtq_blk fuzz_proto fuzz_bootcfg fuzz_oci_ref fuzz_oci_manifest
+fuzz: $(FUZZ_TARGETS:%=build/fuzz/%)
+
+# Every target for FUZZ_CI_SECS each from tests/fuzz/corpus/TARGET/ (run
+# by `make test`): 5 x 45 s, about 4 minutes; any crash fails
+# (tools/fuzz-ci.sh).
+FUZZ_CI_SECS ?= 45
+fuzz-ci: fuzz
+	tools/fuzz-ci.sh $(FUZZ_CI_SECS) $(FUZZ_TARGETS)
 
 build/fuzz/fuzz_virtq_blk: tests/fuzz/fuzz_virtq_blk.c $(FUZZ_SRCS)
 	@mkdir -p $(dir $@)
@@ -269,6 +276,7 @@ test:
 	tools/install-deps.sh
 	$(MAKE) --no-print-directory unit
 	$(MAKE) --no-print-directory tsan
+	$(MAKE) --no-print-directory fuzz-ci
 	$(MAKE) --no-print-directory integration
 
 # The demo: a busybox root disk, agentd as PID 1, one command in the guest
