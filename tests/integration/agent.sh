@@ -291,8 +291,17 @@ check "the 6 refusals were logged on 1 line, not 6 ($nref)" [ "$nref" = 1 ]
 x -- cat /proc/cmdline >"$work/cmdline"
 check "the token is not in the guest's /proc/cmdline" \
 	bash -c "[ -s '$work/cmdline' ] && ! grep -q '$tok' '$work/cmdline'"
-xo -u 1000 -- sh -c "grep -rl '$tok' /proc/cmdline /proc/1/environ /proc/1/cmdline /run /tmp /etc /home /msbvm 2>/dev/null; cat /proc/1/environ >/dev/null 2>&1 && echo environ-readable" >"$work/leak" 2>&1
+# (regular files only: grep -r would block on the FIFO made above)
+xo -u 1000 -- sh -c "grep -l '$tok' /proc/cmdline /proc/1/environ /proc/1/cmdline 2>/dev/null
+	find /run /tmp /etc /home /root /msbvm -type f -exec grep -l '$tok' {} + 2>/dev/null
+	cat /proc/1/environ >/dev/null 2>&1 && echo environ-readable" >"$work/leak" 2>&1
 check "uid 1000 finds the token nowhere ($(tr '\n' ' ' <"$work/leak"))" [ ! -s "$work/leak" ]
+# the same search does find a copy it can read (the check has teeth)
+x -- sh -c "echo $tok > /tmp/canary; chmod 644 /tmp/canary"
+xo -u 1000 -- sh -c "find /run /tmp /etc /home -type f -exec grep -l '$tok' {} + 2>/dev/null" >"$work/canary"
+x -- rm -f /tmp/canary
+check "... while a readable copy in /tmp is found ($(tr '\n' ' ' <"$work/canary"))" \
+	grep -qx /tmp/canary "$work/canary"
 x -- sh -c "grep -l '$tok' /proc/1/environ; test -e /msbvm/config.dtb && echo config-present" >"$work/leak0" 2>&1
 check "nor in agentd's environment or a boot config file, as root ($(tr '\n' ' ' <"$work/leak0"))" \
 	[ ! -s "$work/leak0" ]

@@ -61,6 +61,8 @@ const struct sc_rule sc_rules[] = {
 	{ "vcpu", "pwritev", NOARG, 0 },             /* virtio-blk write, without ioeventfd */
 	{ "vcpu", "fdatasync", NOARG, 0 },           /* virtio-blk flush, without ioeventfd */
 	{ "vcpu", "fallocate", NOARG, 0 },           /* virtio-blk discard/write-zeroes, same */
+	{ "vcpu", "close", NOARG, 0 },               /* vsock driver reset (status 0 at power-off) ends host connections */
+	{ "vcpu", "epoll_ctl", NOARG, 0 },           /* the same: connections leave the backend's loop */
 
 	/* io: the ioeventfd thread (ioevent.c) and what notifications run */
 	{ "io", "epoll_wait", NOARG, 0 },            /* wait for queue notifications */
