@@ -17,7 +17,7 @@ sum0=$(md5sum < "$base")
 "$msbvm" run --state-dir "$state" --no-agent --rootfs "$base" --overlay tmpfs \
 	2>"$work/e1"; rc=$?
 check "--overlay without the agent: refused before booting (exit $rc)" \
-	bash -c "[ $rc = 2 ] && grep -q 'overlay needs the agent' '$work/e1'"
+	bash -c "[ $rc = 2 ] && grep -q 'overlay.* need.* the agent' '$work/e1'"
 
 echo "# two VMs on one base image at once"
 "$msbvm" run -d --state-dir "$state" --name ovt --rootfs "$base" --overlay tmpfs \
