@@ -40,9 +40,10 @@ CFLAGS += -DMSBVM_NO_NET
 endif
 # The library's dependencies (README "Dependencies"): libfdt builds
 # agentd's boot configuration; libslirp is virtio-net's user-mode
-# network (NAT, DHCP, DNS, port forwards); then what oci/ needs.
-LIB_LDLIBS := -lfdt -lslirp $(OCI_LIBS)
-LIB_LDLIBS_static := -lfdt
+# network (NAT, DHCP, DNS, port forwards); libseccomp the per-thread
+# seccomp filters (vmm/lib/seccomp.c); then what oci/ needs.
+LIB_LDLIBS := -lfdt -lslirp -lseccomp $(OCI_LIBS)
+LIB_LDLIBS_static := -lfdt -lseccomp
 LDLIBS_LIB := $(or $(LIB_LDLIBS_$(BUILD)),$(LIB_LDLIBS))
 VMM_SRCS := $(CORE_SRCS) $(DEV_SRCS) $(OCI_SRCS) $(LIB_SRCS)
 CLI_SRCS := $(wildcard vmm/cli/*.c)
@@ -54,7 +55,7 @@ VERSION := 0.2.0
 SONAME := libmsbvm.so.0
 UNIT_BINS := $(UNIT_TESTS:%=build/asan/tests/%)
 
-.PHONY: all test unit integration kernel initramfs clean deps run shell fuzz agentd lib install tsan
+.PHONY: all test unit integration kernel initramfs clean deps run shell fuzz fuzz-ci agentd lib install tsan
 all: build/msbvm build/msbvm-full build/agentd.cpio
 
 build/msbvm: $(O)/msbvm
@@ -80,7 +81,7 @@ build/msbvm-full: $(O)/msbvm-full
 
 # The same command with the test hooks (#ifdef MSBVM_TEST_HOOKS) compiled
 # in: only tests run it (e.g. a corrupt boot configuration for agentd).
-HOOK_SRCS := vmm/lib/bootcfg.c
+HOOK_SRCS := vmm/lib/bootcfg.c vmm/lib/seccomp.c
 build/hooks/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -DMSBVM_TEST_HOOKS -c -o $@ $<
@@ -198,8 +199,16 @@ tsan: $(TSAN_BINS)
 # build/fuzz/fuzz_virtq_blk -max_total_time=60
 FUZZ_SRCS := vmm/core/err.c vmm/core/mem.c virtio/virtq.c virtio/mmio.c virtio/blk.c \
 	virtio/vsock.c virtio/vsock_conn.c
-fuzz: build/fuzz/fuzz_virtq_blk build/fuzz/fuzz_proto build/fuzz/fuzz_bootcfg \
-	build/fuzz/fuzz_oci_ref build/fuzz/fuzz_oci_manifest build/fuzz/fuzz_virtq_net
+FUZZ_TARGETS := fuzz_virtq_blk fuzz_proto fuzz_bootcfg fuzz_oci_ref fuzz_oci_manifest \
+	fuzz_virtq_net
+fuzz: $(FUZZ_TARGETS:%=build/fuzz/%)
+
+# Every target for FUZZ_CI_SECS each from tests/fuzz/corpus/TARGET/ (run
+# by `make test`): 6 x 45 s, about 5 minutes; any crash fails
+# (tools/fuzz-ci.sh).
+FUZZ_CI_SECS ?= 45
+fuzz-ci: fuzz
+	tools/fuzz-ci.sh $(FUZZ_CI_SECS) $(FUZZ_TARGETS)
 
 build/fuzz/fuzz_virtq_net: tests/fuzz/fuzz_virtq_net.c vmm/core/err.c vmm/core/mem.c \
 	virtio/virtq.c virtio/mmio.c virtio/net.c
@@ -218,7 +227,7 @@ build/fuzz/fuzz_proto: tests/fuzz/fuzz_proto.c proto/proto.c
 		-fsanitize=fuzzer,address,undefined -o $@ $^
 
 # agentd's boot configuration parser, the same source the guest runs
-build/fuzz/fuzz_bootcfg: tests/fuzz/fuzz_bootcfg.c agentd/config.c
+build/fuzz/fuzz_bootcfg: tests/fuzz/fuzz_bootcfg.c agentd/config.c proto/proto.c
 	@mkdir -p $(dir $@)
 	clang -std=c11 -D_GNU_SOURCE -I. -g -O1 -Wall -Wextra -Werror \
 		-fsanitize=fuzzer,address,undefined -o $@ $^ -lfdt
@@ -294,6 +303,7 @@ test:
 	tools/install-deps.sh
 	$(MAKE) --no-print-directory unit
 	$(MAKE) --no-print-directory tsan
+	$(MAKE) --no-print-directory fuzz-ci
 	$(MAKE) --no-print-directory integration
 
 # The demo: a busybox root disk, agentd as PID 1, one command in the guest

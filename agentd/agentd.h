@@ -80,6 +80,13 @@ struct agent {
 	int64_t shutdown_deadline_ms;
 	uint64_t reaped;           /* orphans reaped (not sessions) */
 	int64_t t_start_ms, t_root_ms, t_ready_ms; /* CLOCK_BOOTTIME */
+	/* HELLO's token= must equal this (boot configuration; in agentd's
+	 * memory only). NULL: every HELLO is refused. */
+	const char *token;
+	/* refusals not yet logged, and when the last log line was written:
+	 * one line per AGENT_AUTH_LOG_MS, so a flood cannot fill the log */
+	uint64_t auth_unlogged;
+	int64_t auth_log_ms;
 };
 
 /* main.c */
@@ -97,6 +104,11 @@ const char *agent_errno_kind(int e);
  * kv_get stops at a longer key as if the list ended there, so a later
  * path= or mode= would go unseen: requests with one are refused whole. */
 bool agent_keys_fit(const uint8_t *data, size_t len);
+/* The first frame of a connection: HELLO with the version and the VM's
+ * token (constant-time compare), else ERROR (bad_request, version, auth)
+ * and the connection is marked failed (closed by the caller). */
+void agent_hello(struct agent *a, struct aconn *c, const struct proto_frame *f);
+#define AGENT_AUTH_LOG_MS 10000
 /* Ends a connection; a command still running there is hung up. */
 void agent_drop(struct agent *a, struct aconn *c);
 

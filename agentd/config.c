@@ -9,6 +9,7 @@
  * so one we do not know means a mismatched pair). */
 #include "config.h"
 #include "proto/bootcfg.h"
+#include "proto/proto.h"
 
 #include <libfdt.h>
 #include <stdarg.h>
@@ -341,7 +342,7 @@ static bool acfg_network(struct acfg_ctx *x, int parent, struct agent_cfg *c)
 static bool acfg_top(struct acfg_ctx *x, int node, struct agent_cfg *c)
 {
 	static const char *const props[] = { BCFG_P_VERSION, BCFG_P_NAME,
-					     BCFG_P_HOST_TIME, NULL };
+					     BCFG_P_HOST_TIME, BCFG_P_TOKEN, NULL };
 	static const char *const nodes[] = { BCFG_N_ROOT, BCFG_N_INIT,
 					     BCFG_N_EXEC, BCFG_N_NETWORK, NULL };
 	const char *path = "/" BCFG_NODE;
@@ -359,8 +360,14 @@ static bool acfg_top(struct acfg_ctx *x, int node, struct agent_cfg *c)
 				 "(agent initramfs and msbvm from different builds?)",
 				 c->version, BCFG_VERSION);
 	if (!acfg_known(x, node, path, props, nodes) ||
-	    !acfg_str(x, node, path, BCFG_P_NAME, BCFG_MAX_NAME, true, &c->name))
+	    !acfg_str(x, node, path, BCFG_P_NAME, BCFG_MAX_NAME, true, &c->name) ||
+	    !acfg_str(x, node, path, BCFG_P_TOKEN, PROTO_TOKEN_HEX, true, &c->token))
 		return false;
+	/* exactly the length and alphabet the host generates: anything else
+	 * is a mismatched pair, and a short token would be guessable */
+	if (!proto_token_valid(c->token))
+		return acfg_fail(x, "property %s/%s: not %d lowercase hex digits",
+				 path, BCFG_P_TOKEN, PROTO_TOKEN_HEX);
 	if ((p = fdt_getprop(x->fdt, node, BCFG_P_HOST_TIME, &len))) {
 		if (len != 8)
 			return acfg_fail(x, "property %s/%s: expected 8 bytes (u64), "

@@ -23,6 +23,7 @@ struct agent_cfg {
 	uint32_t version;
 	char *name;            /* the hostname */
 	uint64_t host_time_ms; /* host CLOCK_REALTIME when built */
+	char *token;           /* HELLO's token= (proto_token_valid) */
 	bool has_root;
 	char *root_dev, *root_fstype;
 	char *root_upper;      /* overlay upper: "tmpfs" or a device; NULL: none */

@@ -23,6 +23,7 @@
 #include <sys/mount.h>
 #include <sys/reboot.h>
 #include <sys/socket.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -242,6 +243,12 @@ int main(void)
 		agent_log("not PID 1: skipping boot-time setup");
 	} else {
 		agent_setup(&a, &cfg);
+		/* the control token stays in this process's memory only (the
+		 * blob's file is deleted; nothing goes to the environment or
+		 * the command line); not dumpable: no core file or ptrace
+		 * attach can carry it out, whoever the caller */
+		a.token = cfg.token;
+		prctl(PR_SET_DUMPABLE, 0);
 		agent_init_handoff(&a, &cfg.init);
 	}
 	signal(SIGPIPE, SIG_IGN);

@@ -126,24 +126,47 @@ void agent_drop(struct agent *a, struct aconn *c)
 	c->used = false;
 }
 
-static void agent_hello(struct aconn *c, const struct proto_frame *f)
+/* A refused token, logged at most once per AGENT_AUTH_LOG_MS with the
+ * count of the ones in between: a local attacker hammering vsock.sock
+ * must not flood the console (kernel.log) or slow the agent down. */
+static void agent_auth_refused(struct agent *a)
+{
+	int64_t now = agent_now_ms();
+
+	a->auth_unlogged++;
+	if (a->auth_log_ms && now - a->auth_log_ms < AGENT_AUTH_LOG_MS)
+		return;
+	agent_log("refused %llu connection(s) without the VM's control token",
+		  (unsigned long long)a->auth_unlogged);
+	a->auth_unlogged = 0;
+	a->auth_log_ms = now ? now : 1;
+}
+
+void agent_hello(struct agent *a, struct aconn *c, const struct proto_frame *f)
 {
 	static struct kvbuf kv;
 	long long ver;
 
+	c->pc.failed = true; /* until the HELLO is accepted below */
 	if (f->type != P_HELLO || !kv_valid(f->data, f->len) ||
+	    !agent_keys_fit(f->data, f->len) ||
 	    !kv_num(kv_get(f->data, f->len, "version"), 1, 1000000, &ver)) {
 		agent_reply_error(c, f->id, "bad_request", "expected HELLO with "
 				  "a version first");
-		c->pc.failed = true;
 		return;
 	}
 	if (ver != PROTO_VERSION) {
 		agent_reply_error(c, f->id, "version", "protocol version %lld "
 				  "not supported (agent speaks %d)", ver, PROTO_VERSION);
-		c->pc.failed = true;
 		return;
 	}
+	/* same answer for a missing and a wrong token: nothing to learn */
+	if (!proto_token_eq(kv_get(f->data, f->len, "token"), a->token)) {
+		agent_reply_error(c, f->id, "auth", "missing or wrong control token");
+		agent_auth_refused(a);
+		return;
+	}
+	c->pc.failed = false;
 	c->hello = true;
 	kv_init(&kv);
 	kv_addf(&kv, "version", "%d", PROTO_VERSION);
@@ -178,7 +201,7 @@ static void agent_dispatch(struct agent *a, struct aconn *c,
 			   const struct proto_frame *f)
 {
 	if (!c->hello) {
-		agent_hello(c, f);
+		agent_hello(a, c, f);
 		return;
 	}
 	if (c->op == OP_EXEC) {

@@ -112,6 +112,15 @@ int msbvm_config_set_console_fd(msbvm_config *c, int fd);
 int msbvm_config_set_console_input(msbvm_config *c, int in_fd);
 enum msbvm_nested { MSBVM_NESTED_AUTO, MSBVM_NESTED_ON, MSBVM_NESTED_OFF };
 int msbvm_config_set_nested(msbvm_config *c, enum msbvm_nested mode);
+/* Per-thread seccomp filters on the VM's own threads (vCPU, I/O, vsock,
+ * console; never the caller's threads): ON (default) kills the process
+ * on a system call outside the thread's list; LOG lets it through and
+ * logs it (audit, dmesg: for finding what new code needs); OFF; TRAP
+ * sends SIGSYS to the thread instead, for a process that installed a
+ * SIGSYS handler to report the violation (the msbvm command does). */
+enum msbvm_seccomp { MSBVM_SECCOMP_ON, MSBVM_SECCOMP_LOG, MSBVM_SECCOMP_OFF,
+		     MSBVM_SECCOMP_TRAP };
+int msbvm_config_set_seccomp(msbvm_config *c, enum msbvm_seccomp mode);
 /* Guest RIP samples to path (development tool). */
 int msbvm_config_set_profile(msbvm_config *c, const char *path);
 /* Where log lines go (info when verbose, guest problems always). */

@@ -14,7 +14,7 @@
 
 /* Bumped when a property changes meaning; agentd refuses other versions
  * (the host and agentd ship together: a mismatch is a packaging error). */
-#define BCFG_VERSION 1
+#define BCFG_VERSION 2                  /* 2: /msbvm/token required */
 
 #define BCFG_DIR "msbvm"                /* in the initramfs, mode 0700 */
 #define BCFG_PATH "/msbvm/config.dtb"   /* mode 0400 */
@@ -25,6 +25,8 @@
 #define BCFG_P_VERSION "version"        /* u32 */
 #define BCFG_P_NAME "name"              /* string: VM name = hostname */
 #define BCFG_P_HOST_TIME "host-time-ms" /* u64: host CLOCK_REALTIME, ms */
+#define BCFG_P_TOKEN "token"            /* string: the control channel's
+					 * token, PROTO_TOKEN_HEX hex digits */
 #define BCFG_N_ROOT "root"              /* /msbvm/root: optional */
 #define BCFG_P_DEVICE "device"          /* string: block device */
 #define BCFG_P_FSTYPE "fstype"          /* string */

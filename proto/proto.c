@@ -279,3 +279,30 @@ const char *proto_type_name(uint16_t type)
 			return names[i].n;
 	return "?";
 }
+
+bool proto_token_valid(const char *s)
+{
+	size_t i;
+
+	if (!s)
+		return false;
+	for (i = 0; i < PROTO_TOKEN_HEX; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	return s[i] == '\0';
+}
+
+bool proto_token_eq(const char *presented, const char *expected)
+{
+	volatile unsigned char diff = 0;
+	size_t n;
+
+	if (!presented || !expected || !proto_token_valid(expected))
+		return false;
+	/* the length is public (always PROTO_TOKEN_HEX); reading at most
+	 * that many bytes of presented keeps every comparison the same work */
+	n = strnlen(presented, PROTO_TOKEN_HEX + 1);
+	for (size_t i = 0; i < PROTO_TOKEN_HEX; i++)
+		diff |= (unsigned char)((i < n ? presented[i] : 0) ^ expected[i]);
+	return diff == 0 && n == PROTO_TOKEN_HEX;
+}

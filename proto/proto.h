@@ -23,6 +23,10 @@
 /* A connection closed while its EXEC's command runs is a hang-up: SIGHUP
  * to the command's process group, SIGKILL this long after. */
 #define PROTO_HANGUP_GRACE_MS 5000
+/* The per-VM control-channel token (docs/protocol.md "Authentication"):
+ * 32 random bytes from getrandom(2), in lowercase hex in HELLO's token=. */
+#define PROTO_TOKEN_BYTES 32
+#define PROTO_TOKEN_HEX (2 * PROTO_TOKEN_BYTES)
 
 enum proto_type {
 	P_HELLO = 1, P_ERROR = 2, P_OK = 3,
@@ -92,5 +96,14 @@ const char *kv_get(const uint8_t *data, size_t len, const char *key);
 bool kv_num(const char *s, long long min, long long max, long long *out);
 
 const char *proto_type_name(uint16_t type);
+
+/* s is exactly PROTO_TOKEN_HEX lowercase hex digits. */
+bool proto_token_valid(const char *s);
+/* Constant-time comparison of a presented token with the expected one:
+ * the time taken depends only on PROTO_TOKEN_HEX, never on where the two
+ * differ (a byte-by-byte early exit lets a client find a token one byte
+ * at a time by timing: CWE-208, observable timing discrepancy). NULL or
+ * a presented string of another length is simply unequal. */
+bool proto_token_eq(const char *presented, const char *expected);
 
 #endif

@@ -17,12 +17,13 @@
 # libext2fs-dev: oci/ writes image layers straight into the ext4 base image.
 # docker-registry skopeo umoci: tests/integration/oci.sh builds, pushes
 # and serves test images on loopback.
+# libseccomp-dev: the VMM's per-thread seccomp filters (vmm/lib/seccomp*.c).
 set -eu
 PKGS="build-essential make gcc libc6-dev linux-libc-dev file
  bc bison flex libelf-dev libssl-dev cpio xz-utils kmod
  linux-source-6.1 busybox-static e2fsprogs socat musl-tools debootstrap
  clang pkg-config libfdt-dev libarchive-dev libcurl4-openssl-dev libjansson-dev
- libext2fs-dev libslirp-dev docker-registry skopeo umoci"
+ libext2fs-dev libslirp-dev libseccomp-dev docker-registry skopeo umoci"
 # `tools/install-deps.sh bench` adds what tools/bench compares against
 [ "${1:-}" = bench ] && PKGS="$PKGS qemu-system-x86"
 SUDO=

@@ -424,7 +424,7 @@ static void *vsock_thread(void *arg)
 	/* the VM's sink, as on every thread of the VM: its log_fn and the
 	 * per-VM rate limit (unbound, guest lines would go to stderr with
 	 * no limit at all) */
-	log_bind(a.log);
+	thread_enter(a.log, "vsock");
 	while (!vsock_stopping(a.v))
 		vsock_poll_once(a.v, 1000);
 	return NULL;

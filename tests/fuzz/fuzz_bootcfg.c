@@ -5,6 +5,7 @@
  * limit. */
 #include "agentd/config.h"
 #include "proto/bootcfg.h"
+#include "proto/proto.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(blob, data, size);
 	if (acfg_parse(blob, size, &c, err, sizeof(err))) {
 		inside(c.name, blob, size, BCFG_MAX_NAME);
+		/* serve.c compares HELLO's token with this one: never a
+		 * short (guessable) or malformed token */
+		inside(c.token, blob, size, PROTO_TOKEN_HEX);
+		if (!proto_token_valid(c.token))
+			abort();
 		if (c.has_root) {
 			inside(c.root_dev, blob, size, BCFG_MAX_DEVICE);
 			inside(c.root_fstype, blob, size, BCFG_MAX_FSTYPE);

@@ -53,6 +53,22 @@ echo "# ready after $(echo "$(date +%s.%N) - $start" | bc) s"
 check "ls lists the VM as running" bash -c "'$msbvm' ls --state-dir '$state' | grep -q '^tb .*running'"
 check "state dir has kernel.log, vsock.sock and pid" \
 	[ -f "$state/tb/kernel.log" -a -S "$state/tb/vsock.sock" -a -f "$state/tb/pid" ]
+# seccomp (docs/security.md): every thread the library started for the VM
+# runs under its filter (Seccomp: 2); the main thread is the command's
+vmm=$(cat "$state/tb/pid")
+sc=$(for t in /proc/$vmm/task/*; do echo "$(cat $t/comm)=$(sed -n 's/^Seccomp:\t//p' $t/status)"; done | sort | tr '\n' ' ')
+echo "# VMM threads: $sc"
+check "seccomp mode 2 on the vcpu, io and vsock threads ($sc)" \
+	bash -c "echo '$sc' | grep -q 'msbvm-vcpu=2' && echo '$sc' | grep -q 'msbvm-io=2' &&
+		 echo '$sc' | grep -q 'msbvm-vsock=2' && ! echo '$sc' | grep -q 'msbvm-[a-z]*=[01]'"
+# a device thread making a forbidden system call (test hook): the VMM
+# dies, and msbvm run says which thread and syscall
+cp --sparse=always "$work/root.ext4" "$work/sc.ext4" # tb holds root.ext4's lock
+MSBVM_TEST_SECCOMP=io timeout 60 "$top/build/hooks/msbvm" run --state-dir "$state" \
+	--name tsc --rootfs "$work/sc.ext4" -- true >/dev/null 2>"$work/sc.err"; rc=$?
+check "forbidden syscall on the I/O thread: exit 159 + 'seccomp violation in msbvm-io: syscall getppid' (rc=$rc: $(head -c 200 "$work/sc.err"))" \
+	bash -c "[ $rc = 159 ] && grep -q 'seccomp violation in msbvm-io: syscall getppid' '$work/sc.err'"
+"$msbvm" stop --state-dir "$state" tsc >/dev/null 2>&1
 # a second VM of the same name loses without touching the live one's state
 "$msbvm" run --state-dir "$state" --name tb --rootfs "$work/root.ext4" -- true \
 	>/dev/null 2>"$work/dup.err"; rc=$?
@@ -250,16 +266,61 @@ check "cp of a guest FIFO is refused (rc=$rc)" \
 	bash -c "[ $rc != 0 -a $rc != 124 ] && grep -q 'not a regular file: /tmp/fifo' '$work/e'"
 check "... and the agent still serves" [ "$(timeout 20 "$msbvm" exec --state-dir "$state" tb -- echo alive)" = alive ]
 
-# the vsock Unix socket speaks the usual CONNECT protocol (socat works)
+# the vsock Unix socket speaks the usual CONNECT protocol (socat works);
+# HELLO must carry the VM's control token (docs/protocol.md
+# "Authentication"), kept for clients in the state directory's "token"
 sock=$state/tb/vsock.sock
-hello='CONNECT 1024\n\x0a\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00version=1\x00'
+tok=$(cat "$state/tb/token")
+check "the state dir's token file: 64 hex digits, mode 0600, ours" \
+	bash -c "[[ '$tok' =~ ^[0-9a-f]{64}\$ ]] && [ \"\$(stat -c %a:%u '$state/tb/token')\" = 600:$(id -u) ]"
+# HELLO payload "version=1\0token=T\0": 81 bytes (0x51)
+hello="CONNECT 1024\n\x51\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00version=1\x00token=$tok\x00"
 printf "$hello" | socat -t 3 - UNIX-CONNECT:"$sock" > "$work/socat" 2>&1
-check "socat reaches the guest listener (OK line + agent HELLO)" \
+check "socat reaches the guest listener (OK line + agent HELLO, with the token)" \
 	bash -c "head -1 '$work/socat' | grep -q '^OK [0-9]*\$' && grep -aq msbvm-agentd '$work/socat'"
-printf 'CONNECT 4242\n' | socat -t 3 - UNIX-CONNECT:"$sock" > "$work/socat2" 2>&1
-check "CONNECT to a port nobody listens on: closed without OK" [ ! -s "$work/socat2" ]
-printf 'HELLO there\n' | socat -t 3 - UNIX-CONNECT:"$sock" > "$work/socat3" 2>&1
-check "a bad CONNECT line is refused" [ ! -s "$work/socat3" ]
+# without the token, or with a wrong one: ERROR kind=auth, connection
+# closed (socat returns at once), nothing run; logged once, not 6 times
+nref0=$(grep -c "without the VM's control token" "$state/tb/kernel.log")
+notok='CONNECT 1024\n\x0a\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00version=1\x00'
+exec1='\x1a\x00\x00\x00\x0a\x00\x00\x00\x02\x00\x00\x00arg=touch\x00arg=/tmp/noauth\x00'
+t0=$(date +%s)
+socat -t 3 - UNIX-CONNECT:"$sock" < <(printf "$notok$exec1"; sleep 10) > "$work/notok" 2>&1
+dt=$(( $(date +%s) - t0 ))
+check "raw client without a token: ERROR kind=auth, no HELLO" \
+	bash -c "grep -aq 'kind=auth' '$work/notok' && ! grep -aq msbvm-agentd '$work/notok'"
+check "... the agent closed the connection (${dt}s < 10 s) and ran nothing" \
+	bash -c "[ $dt -lt 10 ] && '$msbvm' exec --state-dir '$state' tb -- test ! -e /tmp/noauth"
+bad=$(printf '%s' "$tok" | tr '0-9a-f' '1-9a-f0')
+pids=
+for i in 1 2 3 4 5; do
+	printf "CONNECT 1024\n\x51\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00version=1\x00token=$bad\x00" |
+		socat -t 3 - UNIX-CONNECT:"$sock" > "$work/badtok$i" 2>&1 &
+	pids="$pids $!"
+done
+wait $pids
+check "5 clients with a wrong token: all ERROR kind=auth" \
+	bash -c "[ \$(cat '$work'/badtok? | grep -ac 'kind=auth') = 5 ]"
+nref=$(( $(grep -c "without the VM's control token" "$state/tb/kernel.log") - nref0 ))
+check "the 6 refusals were logged on 1 line, not 6 ($nref)" [ "$nref" = 1 ]
+# where a guest user could look for the token: not on the command line,
+# not in any file uid 1000 can read, not in agentd's environment
+x -- cat /proc/cmdline >"$work/cmdline"
+check "the token is not in the guest's /proc/cmdline" \
+	bash -c "[ -s '$work/cmdline' ] && ! grep -q '$tok' '$work/cmdline'"
+# (regular files only: grep -r would block on the FIFO made above)
+xo -u 1000 -- sh -c "grep -l '$tok' /proc/cmdline /proc/1/environ /proc/1/cmdline 2>/dev/null
+	find /run /tmp /etc /home /root /msbvm -type f -exec grep -l '$tok' {} + 2>/dev/null
+	cat /proc/1/environ >/dev/null 2>&1 && echo environ-readable" >"$work/leak" 2>&1
+check "uid 1000 finds the token nowhere ($(tr '\n' ' ' <"$work/leak"))" [ ! -s "$work/leak" ]
+# the same search does find a copy it can read (the check has teeth)
+x -- sh -c "echo $tok > /tmp/canary; chmod 644 /tmp/canary"
+xo -u 1000 -- sh -c "find /run /tmp /etc /home -type f -exec grep -l '$tok' {} + 2>/dev/null" >"$work/canary"
+x -- rm -f /tmp/canary
+check "... while a readable copy in /tmp is found ($(tr '\n' ' ' <"$work/canary"))" \
+	grep -qx /tmp/canary "$work/canary"
+x -- sh -c "grep -l '$tok' /proc/1/environ; test -e /msbvm/config.dtb && echo config-present" >"$work/leak0" 2>&1
+check "nor in agentd's environment or a boot config file, as root ($(tr '\n' ' ' <"$work/leak0"))" \
+	[ ! -s "$work/leak0" ]
 # EXEC with a key over 16 bytes after two args: refused whole (it used to
 # end the parse there and run `touch /tmp/partial`)
 (printf "$hello"; printf '\x32\x00\x00\x00\x0a\x00\x00\x00\x02\x00\x00\x00'
@@ -276,8 +337,8 @@ printf 'CONNECT 1024\n\x0a\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00vers' |
 head -c 200000 /dev/urandom | (printf 'CONNECT 1024\n'; cat) |
 	socat -t 3 - UNIX-CONNECT:"$sock" > /dev/null 2>&1
 # slow drip: a HELLO one byte at a time, then a PING
-(printf 'CONNECT 1024\n'; for b in 0a 00 00 00 01 00 00 00 00 00 00 00; do
-	printf "\x$b"; sleep 0.2; done; printf 'version=1\0'; sleep 1) |
+(printf 'CONNECT 1024\n'; for b in 51 00 00 00 01 00 00 00 00 00 00 00; do
+	printf "\x$b"; sleep 0.2; done; printf "version=1\0token=$tok\0"; sleep 1) |
 	socat -t 5 - UNIX-CONNECT:"$sock" > "$work/drip" 2>&1
 check "a slow-drip HELLO is still answered" grep -aq msbvm-agentd "$work/drip"
 # a peer that never reads: GET of a big file, nobody reading

@@ -281,6 +281,71 @@ static void file_req(struct tconn *t, uint16_t type, const char *path)
 	request(t, type, 7, e);
 }
 
+/* HELLO from "k=v" entries on a fresh (not yet greeted) connection. */
+static void hello(struct agent *a, struct tconn *t, struct aconn *c,
+		  const char *const *entries)
+{
+	static uint8_t buf[512];
+	struct proto_frame f = { .type = P_HELLO, .id = 3, .data = buf };
+
+	tconn_open(t, c);
+	c->hello = false;
+	f.len = (uint32_t)payload(buf, sizeof(buf), entries);
+	agent_hello(a, c, &f);
+}
+
+#define TOK "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+
+/* The control token: HELLO with it is answered, without it or with a
+ * wrong one gets ERROR kind=auth and the connection is marked to close;
+ * refusals are logged once per AGENT_AUTH_LOG_MS. */
+static void test_hello_token(void)
+{
+	static struct agent a;
+	const char *const good[] = { "version=1", "token=" TOK, NULL };
+	const char *const none[] = { "version=1", NULL };
+	const char *const wrong[] = { "version=1", "token=" TOK "0", NULL };
+	const char *const empty[] = { "version=1", "token=", NULL };
+	const char *const flipped[] = { "version=1", "token=10112233445566778899"
+					"aabbccddeeff00112233445566778899aabbccddeeff", NULL };
+	const char *const *bad[] = { none, wrong, empty, flipped };
+	struct aconn c;
+	struct tconn t;
+
+	memset(&a, 0, sizeof(a));
+	a.token = TOK;
+	fake_now_ms = 1000;
+	hello(&a, &t, &c, good);
+	CHECK(c.hello && !c.pc.failed && tconn_reply(&t) == P_HELLO && t.f.id == 3);
+	CHECK(reply_has(&t, "agent", "msbvm-agentd"));
+	tconn_close(&t);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		hello(&a, &t, &c, bad[i]);
+		CHECK(!c.hello && c.pc.failed);
+		CHECK(tconn_reply(&t) == P_ERROR && !strcmp(t.kind, "auth"));
+		CHECK_STR_CONTAINS(t.msg, "missing or wrong control token");
+		tconn_close(&t);
+	}
+	/* one line for the first, the other three wait for the next window */
+	CHECK(a.auth_log_ms == 1000 && a.auth_unlogged == 3);
+	fake_now_ms += AGENT_AUTH_LOG_MS;
+	hello(&a, &t, &c, none);
+	CHECK(a.auth_log_ms == fake_now_ms && a.auth_unlogged == 0);
+	tconn_close(&t);
+	/* an agent without a token (no boot configuration) greets nobody */
+	a.token = NULL;
+	hello(&a, &t, &c, good);
+	CHECK(!c.hello && c.pc.failed && tconn_reply(&t) == P_ERROR &&
+	      !strcmp(t.kind, "auth"));
+	tconn_close(&t);
+	/* the version is still checked first */
+	a.token = TOK;
+	const char *const v2[] = { "version=2", "token=" TOK, NULL };
+	hello(&a, &t, &c, v2);
+	CHECK(!c.hello && tconn_reply(&t) == P_ERROR && !strcmp(t.kind, "version"));
+	tconn_close(&t);
+}
+
 /* GET or PUT on PATH is refused at once, with nothing left open. */
 static void check_refused(uint16_t type, const char *path, const char *kind,
 			  const char *msg)
@@ -718,6 +783,7 @@ int main(void)
 	test_parse_malformed();
 	test_parse_limits();
 	test_keys_fit();
+	test_hello_token();
 	test_files_not_regular(dir);
 	test_files_regular(dir);
 	test_exit_with_daemon();

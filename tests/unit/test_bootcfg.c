@@ -16,6 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* a control token as the library makes one (proto_token_valid) */
+#define TOKEN "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
 static char big[4001];
 
 static msbvm_config *full_config(void)
@@ -43,11 +46,12 @@ static void test_round_trip(void)
 	struct agent_cfg a;
 	char err[400] = "";
 
-	CHECK(bcfg_fdt(c, "vm-one", &b) == 0);
+	CHECK(bcfg_fdt(c, "vm-one", TOKEN, &b) == 0);
 	CHECK(b.len > 0 && b.len < 8192);
 	CHECK(acfg_parse(b.data, b.len, &a, err, sizeof(err)));
 	CHECK(a.version == BCFG_VERSION);
 	CHECK(a.name && !strcmp(a.name, "vm-one"));
+	CHECK(a.token && !strcmp(a.token, TOKEN));
 	CHECK(a.host_time_ms > 1700000000000ULL);
 	CHECK(a.has_root && !strcmp(a.root_dev, "/dev/vda") &&
 	      !strcmp(a.root_fstype, "ext4") && !a.root_ro);
@@ -66,7 +70,7 @@ static void test_round_trip(void)
 	struct msbvm_image_rootfs img = { .path = "/store/images/x.ext4", .env = env,
 					  .workdir = "/data", .user = "1234:5678" };
 	CHECK(msbvm_config_set_image(c, &img) == 0);
-	CHECK(bcfg_fdt(c, "img", &b) == 0);
+	CHECK(bcfg_fdt(c, "img", TOKEN, &b) == 0);
 	CHECK(acfg_parse(b.data, b.len, &a, err, sizeof(err)));
 	CHECK(a.root_upper && !strcmp(a.root_upper, "/dev/vdb"));
 	CHECK(a.exec.envc == 2 && !strcmp(a.exec.env[1], "FOO=bar"));
@@ -74,7 +78,7 @@ static void test_round_trip(void)
 	CHECK(a.exec.user && !strcmp(a.exec.user, "1234:5678"));
 	bcfg_free(&b);
 	CHECK(msbvm_config_set_overlay(c, "tmpfs") == 0);
-	CHECK(bcfg_fdt(c, "img", &b) == 0);
+	CHECK(bcfg_fdt(c, "img", TOKEN, &b) == 0);
 	CHECK(acfg_parse(b.data, b.len, &a, err, sizeof(err)));
 	CHECK(a.root_upper && !strcmp(a.root_upper, "tmpfs"));
 	bcfg_free(&b);
@@ -83,7 +87,7 @@ static void test_round_trip(void)
 	/* no init: no /msbvm/init node, no handoff */
 	c = msbvm_config_new();
 	CHECK(msbvm_config_set_rootfs(c, "/tmp/r") == 0);
-	CHECK(bcfg_fdt(c, "plain", &b) == 0);
+	CHECK(bcfg_fdt(c, "plain", TOKEN, &b) == 0);
 	CHECK(acfg_parse(b.data, b.len, &a, err, sizeof(err)));
 	CHECK(!a.init.want && a.has_root && !strcmp(a.name, "plain"));
 	/* --net user (the default): slirp's network, static */
@@ -116,8 +120,8 @@ static void test_archive(void)
 	struct archive_entry *e;
 	char data[8192];
 
-	CHECK(bcfg_build(c, "vm-two", &cpio) == 0);
-	CHECK(bcfg_fdt(c, "vm-two", &dtb) == 0);
+	CHECK(bcfg_build(c, "vm-two", TOKEN, &cpio) == 0);
+	CHECK(bcfg_fdt(c, "vm-two", TOKEN, &dtb) == 0);
 	CHECK(cpio.len > 6 && !memcmp(cpio.data, "070701", 6));
 	archive_read_support_format_cpio(r);
 	CHECK(archive_read_open_memory(r, cpio.data, cpio.len) == ARCHIVE_OK);
@@ -155,8 +159,12 @@ static void test_too_big(void)
 	CHECK(msbvm_config_set_init(c, "auto") == 0);
 	for (int i = 0; i < BCFG_MAX_LIST; i++)
 		CHECK(msbvm_config_add_init_env(c, v) == 0);
-	CHECK(bcfg_fdt(c, "x", &b) == -E2BIG);
+	CHECK(bcfg_fdt(c, "x", TOKEN, &b) == -E2BIG);
 	CHECK_STR_CONTAINS(err_msg(), "boot configuration larger than");
+	/* no valid token, no boot configuration (agentd would refuse it) */
+	CHECK(bcfg_fdt(c, "x", "abc", &b) == -EINVAL);
+	CHECK(bcfg_fdt(c, "x", NULL, &b) == -EINVAL);
+	CHECK_STR_CONTAINS(err_msg(), "no valid token");
 	free(v);
 	msbvm_config_free(c);
 }
@@ -185,13 +193,14 @@ static void good_top(void *f)
 {
 	fdt_property_u32(f, "version", BCFG_VERSION);
 	fdt_property_string(f, "name", "vm");
+	fdt_property_string(f, "token", TOKEN);
 }
 
 static void b_good(void *f) { good_top(f); }
 static void b_nothing(void *f) { (void)f; }
 static void b_version2(void *f)
 {
-	fdt_property_u32(f, "version", 2);
+	fdt_property_u32(f, "version", BCFG_VERSION + 1);
 	fdt_property_string(f, "name", "vm");
 }
 static void b_version_u16(void *f)
@@ -223,7 +232,25 @@ static void b_name_empty(void *f)
 	fdt_property_u32(f, "version", BCFG_VERSION);
 	fdt_property_string(f, "name", "");
 }
-static void b_unknown_prop(void *f) { good_top(f); fdt_property_u32(f, "token", 7); }
+static void b_unknown_prop(void *f) { good_top(f); fdt_property_u32(f, "secret", 7); }
+/* the control token: required, exactly 64 lowercase hex digits */
+static void b_token_top(void *f, const void *tok, int len)
+{
+	fdt_property_u32(f, "version", BCFG_VERSION);
+	fdt_property_string(f, "name", "vm");
+	if (tok)
+		fdt_property(f, "token", tok, len);
+}
+static void b_token_none(void *f) { b_token_top(f, NULL, 0); }
+static void b_token_short(void *f) { b_token_top(f, "abcdef", 7); }
+static void b_token_long(void *f) { b_token_top(f, TOKEN "0", 66); }
+static void b_token_upper(void *f)
+{
+	char t[] = TOKEN;
+	t[10] = 'A';
+	b_token_top(f, t, sizeof(t));
+}
+static void b_token_u32(void *f) { b_token_top(f, "\0\0\0\1", 4); }
 static void b_dup_prop(void *f) { good_top(f); fdt_property_string(f, "name", "again"); }
 static void b_time_short(void *f) { good_top(f); fdt_property_u32(f, "host-time-ms", 1); }
 static void b_unknown_node(void *f)
@@ -409,14 +436,19 @@ static void test_refused(void)
 	refused(b_nothing, false, "missing node /msbvm");
 	refused(b_good, false, "unknown property /version");
 	refused(b_other_top, false, "unknown node /chosen");
-	refused(b_version2, true, "version 2, but this agentd reads version 1");
+	refused(b_version2, true, "version 3, but this agentd reads version 2");
 	refused(b_version_u16, true, "property /msbvm/version: expected 4 bytes (u32), found 2");
 	refused(b_no_name, true, "missing property /msbvm/name");
 	refused(b_name_unterminated, true, "property /msbvm/name: not one NUL-terminated");
 	refused(b_name_two, true, "property /msbvm/name: not one NUL-terminated");
 	refused(b_name_long, true, "property /msbvm/name: length 65");
 	refused(b_name_empty, true, "property /msbvm/name: length 0");
-	refused(b_unknown_prop, true, "unknown property /msbvm/token");
+	refused(b_unknown_prop, true, "unknown property /msbvm/secret");
+	refused(b_token_none, true, "missing property /msbvm/token");
+	refused(b_token_short, true, "/msbvm/token: not 64 lowercase hex digits");
+	refused(b_token_long, true, "/msbvm/token: length 65, expected 1 to 64");
+	refused(b_token_upper, true, "/msbvm/token: not 64 lowercase hex digits");
+	refused(b_token_u32, true, "/msbvm/token: not one NUL-terminated string");
 	refused(b_dup_prop, true, "property /msbvm/name appears twice");
 	refused(b_time_short, true, "property /msbvm/host-time-ms: expected 8 bytes");
 	refused(b_unknown_node, true, "unknown node /msbvm/volumes");

@@ -1167,6 +1167,8 @@ static int listen_at(const char *path)
 	return fd;
 }
 
+#define TEST_TOKEN "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+
 /* ctl_connect against a fake agent behind a listening socket; returns rc. */
 static int connect_case(const struct step *steps, int timeout_ms, struct fake **out,
 			struct ctl **cout)
@@ -1178,7 +1180,7 @@ static int connect_case(const struct step *steps, int timeout_ms, struct fake **
 	a->lfd = listen_at(sock_path);
 	a->open = false;
 	CHECK(pthread_create(&a->th, NULL, fake_main, a) == 0);
-	rc = ctl_connect(c, sock_path, timeout_ms);
+	rc = ctl_connect(c, sock_path, TEST_TOKEN, timeout_ms);
 	*out = a;
 	*cout = c;
 	return rc;
@@ -1215,8 +1217,9 @@ static void test_connect(void)
 	CHECK(ctl_call(c, P_PING, NULL, 0, NULL, NULL, 1000) == 0);
 	connect_join(a, c);
 	CHECK(!strcmp(a->line, "CONNECT 1024\n"));
+	/* the token travels in HELLO, and only there */
 	CHECK(a->nrec == 2 && a->recs[0].type == P_HELLO &&
-	      !strcmp(rec_str(&a->recs[0]), "version=1|"));
+	      !strcmp(rec_str(&a->recs[0]), "version=1|token=" TEST_TOKEN "|"));
 	CHECK(a->recs[1].type == P_PING && a->recs[1].id == 1);
 	fake_free(a);
 
@@ -1238,6 +1241,10 @@ static void test_connect(void)
 		{ "HELLO refused", (const struct step[]){ ACCEPT, RAW("OK 1\n"),
 			EXPECT(P_HELLO), SEND(P_ERROR, "kind=version\0msg=version 1"),
 			END }, 1000, -EPROTO, "agent refused the handshake (ERROR)" },
+		{ "token refused", (const struct step[]){ ACCEPT, RAW("OK 1\n"),
+			EXPECT(P_HELLO), SEND(P_ERROR, "kind=auth\0msg=missing or "
+			"wrong control token"), END }, 1000, -EACCES,
+			"agent refused the handshake: missing or wrong control token" },
 		{ "closed after OK", (const struct step[]){ ACCEPT, RAW("OK 1\n"),
 			EXPECT(P_HELLO), CLOSE, END }, 1000, -EPROTO,
 			"agent closed the connection" },
@@ -1267,7 +1274,7 @@ static void test_connect(void)
 
 	c = ctl_new();
 	t0 = now_ms();
-	CHECK(ctl_connect(c, sock_path, 200) == -ETIMEDOUT);
+	CHECK(ctl_connect(c, sock_path, TEST_TOKEN, 200) == -ETIMEDOUT);
 	CHECK(now_ms() - t0 < 700);
 	ctl_free(c);
 	close(lfd);
@@ -1276,10 +1283,10 @@ static void test_connect(void)
 	static char longp[200];
 	c = ctl_new();
 	unlink(sock_path);
-	CHECK(ctl_connect(c, sock_path, 200) == -ENOENT);
+	CHECK(ctl_connect(c, sock_path, TEST_TOKEN, 200) == -ENOENT);
 	CHECK_STR_CONTAINS(c->err, "vsock.sock: No such file");
 	memset(longp, 'a', sizeof(longp) - 1);
-	CHECK(ctl_connect(c, longp, 200) == -ENAMETOOLONG);
+	CHECK(ctl_connect(c, longp, TEST_TOKEN, 200) == -ENAMETOOLONG);
 	CHECK_STR_CONTAINS(c->err, "path too long");
 	ctl_free(c);
 	rmdir(sock_dir);

@@ -169,6 +169,31 @@ static void test_kv(void)
 	CHECK(kv.overflow && kv.len <= sizeof(kv.buf));
 }
 
+/* The token compare: equal only for the same 64 hex digits; a prefix,
+ * an extension, NULL or an invalid expected token never match. */
+static void test_token_eq(void)
+{
+	const char *t = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+	char u[80];
+
+	CHECK(proto_token_valid(t) && proto_token_eq(t, t));
+	snprintf(u, sizeof(u), "%s", t);
+	CHECK(proto_token_eq(u, t));
+	u[0] = '1';
+	CHECK(!proto_token_eq(u, t));   /* first digit */
+	u[0] = '0', u[63] = 'e';
+	CHECK(!proto_token_eq(u, t));   /* last digit */
+	u[63] = '\0';
+	CHECK(!proto_token_eq(u, t) && !proto_token_valid(u)); /* a prefix */
+	snprintf(u, sizeof(u), "%s0", t);
+	CHECK(!proto_token_eq(u, t) && !proto_token_valid(u)); /* longer */
+	CHECK(!proto_token_eq("", t) && !proto_token_eq(NULL, t));
+	CHECK(!proto_token_eq(t, NULL) && !proto_token_eq("", ""));
+	snprintf(u, sizeof(u), "%s", t);
+	u[5] = 'A';
+	CHECK(!proto_token_valid(u) && !proto_token_eq(u, u)); /* not lowercase hex */
+}
+
 int main(void)
 {
 	test_huge_length();
@@ -176,5 +201,6 @@ int main(void)
 	test_garbage();
 	test_never_reads();
 	test_kv();
+	test_token_eq();
 	return check_result("proto");
 }

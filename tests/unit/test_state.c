@@ -3,6 +3,7 @@
  * (shared /tmp) from steering msbvm into a directory they control. */
 #include "check.h"
 #include "vmm/core/err.h"
+#include "vmm/lib/lib.h"
 #include "vmm/lib/state.h"
 
 #include <errno.h>
@@ -11,6 +12,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -368,6 +370,47 @@ static void test_race(const char *dir)
 	CHECK(rmdir(root) == 0);
 }
 
+/* The control token file: random, 0600, read back only when it is a
+ * regular 0600 file of ours holding a token (token.c). */
+static void test_token(const char *dir)
+{
+	char root[256], p[512], t1[PROTO_TOKEN_HEX + 1], t2[PROTO_TOKEN_HEX + 1];
+	char back[PROTO_TOKEN_HEX + 1];
+	struct vmstate st;
+	struct stat sb;
+
+	snprintf(root, sizeof(root), "%s/tok", dir);
+	CHECK(state_create(&st, root, "vm") == 0);
+	CHECK(token_new(t1) == 0 && token_new(t2) == 0);
+	CHECK(proto_token_valid(t1) && proto_token_valid(t2) && strcmp(t1, t2));
+	CHECK(token_load(&st, back) == -ENOENT && back[0] == '\0');
+	mode_t um = umask(0); /* a lax umask must not make it readable */
+	CHECK(token_store(&st, t1) == 0);
+	umask(um);
+	state_path(&st, "token", p, sizeof(p));
+	CHECK(stat(p, &sb) == 0 && (sb.st_mode & 0777) == 0600 &&
+	      sb.st_uid == geteuid() && sb.st_size == PROTO_TOKEN_HEX);
+	CHECK(token_load(&st, back) == 0 && !strcmp(back, t1));
+	/* readable by others: someone may have it, refuse it */
+	CHECK(chmod(p, 0644) == 0);
+	CHECK(token_load(&st, back) == -EPERM && back[0] == '\0');
+	CHECK_STR_CONTAINS(err_msg(), "mode 0600: refusing to use it");
+	/* store fixes the mode of a file left behind */
+	CHECK(token_store(&st, t2) == 0 && token_load(&st, back) == 0 &&
+	      !strcmp(back, t2));
+	/* not a token */
+	FILE *f = fopen(p, "w");
+	CHECK(f && fputs("0123", f) >= 0 && fclose(f) == 0);
+	CHECK(token_load(&st, back) == -EINVAL);
+	CHECK_STR_CONTAINS(err_msg(), "not a control token");
+	/* a symlink planted in its place is not followed */
+	CHECK(unlink(p) == 0 && symlink("/etc/hostname", p) == 0);
+	CHECK(token_load(&st, back) == -ELOOP);
+	CHECK(token_store(&st, t1) == -ELOOP);
+	state_remove(&st);
+	CHECK(rmdir(root) == 0);
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/msbvm-state-XXXXXX";
@@ -383,6 +426,7 @@ int main(void)
 	test_lock(dir);
 	test_killed(dir);
 	test_race(dir);
+	test_token(dir);
 	CHECK(rmdir(dir) == 0);
 	return check_result("state");
 }

@@ -80,6 +80,11 @@ static void cli_run_usage(void)
 	       "  --memory MIB      guest RAM in MiB (default %d, minimum %d)\n"
 	       "  --console         interactive: stdin goes to the guest console\n"
 	       "                    (raw terminal; Ctrl-A x quits)\n"
+	       "  --seccomp on|log|off\n"
+	       "                    per-thread seccomp filters on the VMM's threads\n"
+	       "                    (default on: a forbidden system call stops the\n"
+	       "                    VMM, naming it; log: allowed and logged to the\n"
+	       "                    audit log, for finding what new code needs)\n"
 	       "  --nested-workarounds auto|on|off\n"
 	       "                    kernel arguments for nested paravirtual KVM\n"
 	       "                    hosts (default auto: on where detected)\n"
@@ -213,6 +218,19 @@ static int cli_nested(const char *s, enum msbvm_nested *m)
 	return 0;
 }
 
+static int cli_seccomp(const char *s, enum msbvm_seccomp *m)
+{
+	if (!strcmp(s, "on"))
+		*m = MSBVM_SECCOMP_ON;
+	else if (!strcmp(s, "log"))
+		*m = MSBVM_SECCOMP_LOG;
+	else if (!strcmp(s, "off"))
+		*m = MSBVM_SECCOMP_OFF;
+	else
+		return cli_fail(EINVAL, "--seccomp '%s': use on, log or off", s);
+	return 0;
+}
+
 int cli_parse_mib(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 {
 	char *end;
@@ -244,7 +262,7 @@ static uint64_t cli_host_mib(void)
 enum { OPT_CMDLINE = 256, OPT_APPEND, OPT_NESTED, OPT_CONSOLE, OPT_PROFILE,
        OPT_ROOTFS, OPT_DISK, OPT_NAME, OPT_STATE, OPT_NO_AGENT, OPT_INIT,
        OPT_INIT_ARG, OPT_INIT_ENV, OPT_REPORT, OPT_OVERLAY, OPT_ENTRYPOINT,
-       OPT_TMPFS_UPPER, OPT_NET, OPT_DNS };
+       OPT_TMPFS_UPPER, OPT_NET, OPT_DNS, OPT_SECCOMP };
 
 int cli_parse_run(int argc, char **argv, struct run_opts *o)
 {
@@ -256,6 +274,7 @@ int cli_parse_run(int argc, char **argv, struct run_opts *o)
 		{ "memory", required_argument, NULL, 'm' },
 		{ "console", no_argument, NULL, OPT_CONSOLE },
 		{ "nested-workarounds", required_argument, NULL, OPT_NESTED },
+		{ "seccomp", required_argument, NULL, OPT_SECCOMP },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "profile", required_argument, NULL, OPT_PROFILE },
 		{ "rootfs", required_argument, NULL, OPT_ROOTFS },
@@ -361,6 +380,10 @@ int cli_parse_run(int argc, char **argv, struct run_opts *o)
 				break;
 			case OPT_NESTED:
 				if ((rc = cli_nested(optarg, &o->nested)) < 0)
+					return rc;
+				break;
+			case OPT_SECCOMP:
+				if ((rc = cli_seccomp(optarg, &o->seccomp)) < 0)
 					return rc;
 				break;
 			case ':':

@@ -31,6 +31,7 @@ struct run_opts {
 	uint64_t mem_mib;
 	bool console;
 	enum msbvm_nested nested;
+	enum msbvm_seccomp seccomp;         /* --seccomp on|log|off */
 	bool verbose;
 	/* agent mode (no --initrd): agentd is PID 1 and runs cmd */
 	bool no_agent, detach;
@@ -47,6 +48,10 @@ struct run_opts {
 	const char *ports[CLI_MAX_PORTS];   /* -p specs, parsed by the library */
 	unsigned n_ports;
 };
+
+/* sigsys.c: a SIGSYS handler that names the thread and syscall a
+ * seccomp filter trapped, then exits 159 (--seccomp on). */
+void cli_sigsys_install(void);
 
 /* The command's own error line (the command is a program: one message
  * at a time is all it needs); cli_fail records it and returns -errnum. */

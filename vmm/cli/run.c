@@ -114,6 +114,11 @@ static msbvm_config *run_config(const struct run_opts *o)
 	rc |= msbvm_config_set_overlay(c, o->overlay);
 	rc |= msbvm_config_set_memory_mib(c, o->mem_mib);
 	rc |= msbvm_config_set_nested(c, o->nested);
+	/* on: this process reports a violation itself (sigsys.c) */
+	if (o->seccomp == MSBVM_SECCOMP_ON)
+		cli_sigsys_install();
+	rc |= msbvm_config_set_seccomp(c, o->seccomp == MSBVM_SECCOMP_ON ?
+				       MSBVM_SECCOMP_TRAP : o->seccomp);
 	rc |= msbvm_config_set_cmdline(c, o->cmdline);
 	rc |= msbvm_config_append_cmdline(c, o->append);
 	rc |= msbvm_config_set_profile(c, o->profile);

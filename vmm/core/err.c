@@ -47,6 +47,13 @@ struct log_sink *log_bind(struct log_sink *l)
 	return old;
 }
 
+void thread_enter(struct log_sink *l, const char *kind)
+{
+	log_bind(l);
+	if (l && l->thread_hook)
+		l->thread_hook(l->thread_opaque, kind);
+}
+
 bool log_is_verbose(void)
 {
 	return log_cur && log_cur->verbose;

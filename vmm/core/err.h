@@ -32,6 +32,11 @@ struct log_sink {
 		const char *key;
 		unsigned count;
 	} seen[LOG_KEYS];
+	/* Called by thread_enter() on every thread started for this VM,
+	 * before it handles any guest input: the library installs that
+	 * thread kind's seccomp filter here (vmm/lib/seccomp.c). NULL: none. */
+	void (*thread_hook)(void *opaque, const char *kind);
+	void *thread_opaque;
 };
 
 void log_sink_init(struct log_sink *l);
@@ -40,6 +45,10 @@ void log_sink_destroy(struct log_sink *l);
  * previous one so an API call can restore it. */
 struct log_sink *log_bind(struct log_sink *l);
 bool log_is_verbose(void);
+/* The first call of every thread the library starts for a VM: binds l
+ * (log_bind) and runs its thread_hook for this kind of thread ("vcpu",
+ * "io", "vsock", "console"). */
+void thread_enter(struct log_sink *l, const char *kind);
 
 /* Guest-caused problems never exit: log at most LOG_BURST lines per key. */
 void log_guest(const char *key, const char *fmt, ...)

@@ -111,7 +111,7 @@ static void *ioev_thread(void *arg)
 	struct ioev *io = arg;
 	struct epoll_event ev[16];
 
-	log_bind(io->log);
+	thread_enter(io->log, "io");
 	for (;;) {
 		int n = epoll_wait(io->epfd, ev, 16, -1);
 

@@ -108,7 +108,7 @@ static void *vm_vcpu_thread(void *arg)
 {
 	struct vm *vm = arg;
 
-	log_bind(vm->log);
+	thread_enter(vm->log, "vcpu");
 	vcpu_run(vm);
 	vm_stopped(vm);
 	return NULL;

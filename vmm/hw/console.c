@@ -70,6 +70,7 @@ static void *console_thread(void *arg)
 	uint8_t buf[128];
 	bool escape = false;
 
+	thread_enter(c->log, "console");
 	for (;;) {
 		unsigned room = uart_rx_room(c->uart);
 
@@ -106,6 +107,8 @@ int console_start_input(struct console *c, int in_fd, struct uart *u,
 	c->quit = quit;
 	c->quit_opaque = opaque;
 	c->interactive = true;
+	c->log = log_bind(NULL); /* the caller's sink (the VM's) ... */
+	log_bind(c->log);        /* ... left bound */
 	if (pipe2(c->stop_pipe, O_CLOEXEC) < 0)
 		return err_set(errno, "console: pipe: %s", strerror(errno));
 	if (isatty(in_fd) && tcgetattr(in_fd, &c->saved) == 0) {

@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <termios.h>
 
+struct log_sink;
+
 struct uart;
 
 struct console {
@@ -32,6 +34,7 @@ struct console {
 	int stop_pipe[2];
 	pthread_t thread;
 	bool thread_started;
+	struct log_sink *log;  /* the VM's, bound by the input thread */
 	void (*quit)(void *opaque);
 	void *quit_opaque;
 };

@@ -7,6 +7,7 @@
 #include "bootcfg.h"
 #include "lib.h"
 #include "proto/bootcfg.h"
+#include "proto/proto.h"
 #include "vmm/core/err.h"
 
 #include <arpa/inet.h>
@@ -119,7 +120,7 @@ static int bcfg_network(void *fdt, const struct msbvm_config *c)
 
 /* One attempt into a buffer of size len; libfdt error or 0. */
 static int bcfg_write(void *fdt, int len, const struct msbvm_config *c,
-		      const char *name, uint64_t now_ms)
+		      const char *name, const char *token, uint64_t now_ms)
 {
 	int rc;
 
@@ -129,6 +130,7 @@ static int bcfg_write(void *fdt, int len, const struct msbvm_config *c,
 	    (rc = fdt_property_u32(fdt, BCFG_P_VERSION, BCFG_VERSION)) ||
 	    (rc = fdt_property_string(fdt, BCFG_P_NAME, name)) ||
 	    (rc = fdt_property_u64(fdt, BCFG_P_HOST_TIME, now_ms)) ||
+	    (rc = fdt_property_string(fdt, BCFG_P_TOKEN, token)) ||
 	    (rc = bcfg_root(fdt, c)) || (rc = bcfg_init(fdt, c)) ||
 	    (rc = bcfg_exec(fdt, c)) || (rc = bcfg_network(fdt, c)) ||
 	    (rc = fdt_end_node(fdt)) || (rc = fdt_end_node(fdt)))
@@ -137,12 +139,14 @@ static int bcfg_write(void *fdt, int len, const struct msbvm_config *c,
 }
 
 int bcfg_fdt(const struct msbvm_config *c, const char *name,
-	     struct bcfg_blob *out)
+	     const char *token, struct bcfg_blob *out)
 {
 	struct timespec ts;
 	size_t len = 4096;
 	int rc;
 
+	if (!proto_token_valid(token))
+		return err_set(EINVAL, "boot configuration: no valid token");
 	clock_gettime(CLOCK_REALTIME, &ts);
 	uint64_t now_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 	/* grow until it fits: the size is dominated by the init lists */
@@ -150,7 +154,7 @@ int bcfg_fdt(const struct msbvm_config *c, const char *name,
 		void *fdt = malloc(len);
 		if (!fdt)
 			return err_set(ENOMEM, "boot configuration: out of memory");
-		rc = bcfg_write(fdt, (int)len, c, name, now_ms);
+		rc = bcfg_write(fdt, (int)len, c, name, token, now_ms);
 		if (!rc) {
 			out->data = fdt;
 			out->len = fdt_totalsize(fdt);
@@ -209,12 +213,12 @@ int bcfg_archive(const struct bcfg_blob *dtb, struct bcfg_blob *out)
 }
 
 int bcfg_build(const struct msbvm_config *c, const char *name,
-	       struct bcfg_blob *out)
+	       const char *token, struct bcfg_blob *out)
 {
 	struct bcfg_blob dtb;
 	int rc;
 
-	if ((rc = bcfg_fdt(c, name, &dtb)) < 0)
+	if ((rc = bcfg_fdt(c, name, token, &dtb)) < 0)
 		return rc;
 #ifdef MSBVM_TEST_HOOKS
 	/* build/hooks/msbvm only (tests/integration/init.sh): a blob agentd

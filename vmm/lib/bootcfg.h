@@ -14,14 +14,15 @@ struct bcfg_blob {
 	size_t len;
 };
 
-/* The device tree for config c and VM name; -errno with err_msg(). */
+/* The device tree for config c, VM name and control-channel token
+ * (PROTO_TOKEN_HEX hex digits); -errno with err_msg(). */
 int bcfg_fdt(const struct msbvm_config *c, const char *name,
-	     struct bcfg_blob *out);
+	     const char *token, struct bcfg_blob *out);
 /* A cpio (newc) archive holding BCFG_DIR/ and the blob as BCFG_PATH. */
 int bcfg_archive(const struct bcfg_blob *dtb, struct bcfg_blob *out);
 /* Both, for the agent initramfs of this VM. */
 int bcfg_build(const struct msbvm_config *c, const char *name,
-	       struct bcfg_blob *out);
+	       const char *token, struct bcfg_blob *out);
 void bcfg_free(struct bcfg_blob *b);
 
 #endif

@@ -50,7 +50,13 @@ struct ctl *client_connect(struct msbvm *vm)
 		ctl_free(cl);
 		return NULL;
 	}
-	if (ctl_connect(cl, vm->sock, CLIENT_CONNECT_MS) < 0) {
+	if (!vm->token[0]) {
+		lib_failf(vm, -EACCES, "%s: %s", vm->st.name, vm->token_err[0] ?
+			  vm->token_err : "no control token for this VM");
+		ctl_free(cl);
+		return NULL;
+	}
+	if (ctl_connect(cl, vm->sock, vm->token, CLIENT_CONNECT_MS) < 0) {
 		lib_failf(vm, -ECONNREFUSED, "%s: %s", vm->st.name, cl->err);
 		ctl_free(cl);
 		return NULL;
@@ -210,6 +216,10 @@ int msbvm_open(msbvm_config *c, const char *name, msbvm **out)
 	log_sink_init(&vm->log);
 	vm->pid = state_pid(&vm->st);
 	state_path(&vm->st, "vsock.sock", vm->sock, sizeof(vm->sock));
+	/* needed only to talk to the agent: `stop` of a VM whose token is
+	 * gone still ends its VMM (client_stop), so a failure waits here */
+	if (token_load(&vm->st, vm->token) < 0)
+		snprintf(vm->token_err, sizeof(vm->token_err), "%s", err_msg());
 	*out = vm;
 	return 0;
 }

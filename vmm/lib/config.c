@@ -313,6 +313,15 @@ int msbvm_config_set_console_input(msbvm_config *c, int fd)
 	return 0;
 }
 
+int msbvm_config_set_seccomp(msbvm_config *c, enum msbvm_seccomp mode)
+{
+	if (mode != MSBVM_SECCOMP_ON && mode != MSBVM_SECCOMP_LOG &&
+	    mode != MSBVM_SECCOMP_OFF && mode != MSBVM_SECCOMP_TRAP)
+		return cfg_bad(c, EINVAL, "seccomp: bad mode", NULL);
+	c->seccomp = mode;
+	return 0;
+}
+
 int msbvm_config_set_nested(msbvm_config *c, enum msbvm_nested mode)
 {
 	if (mode != MSBVM_NESTED_AUTO && mode != MSBVM_NESTED_ON &&

@@ -29,6 +29,8 @@ static int ctl_fail(struct ctl *c, int e, const char *fmt, ...)
 	return -e;
 }
 
+static int ctl_error(struct ctl *c, const struct proto_frame *f);
+
 static int64_t ctl_ms(void)
 {
 	struct timespec t;
@@ -66,7 +68,8 @@ static int ctl_handshake(struct ctl *c, int fd, int timeout_ms)
 	return 0;
 }
 
-int ctl_connect(struct ctl *c, const char *sock_path, int timeout_ms)
+int ctl_connect(struct ctl *c, const char *sock_path, const char *token,
+		int timeout_ms)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct kvbuf *kv = &c->kv;
@@ -96,9 +99,19 @@ int ctl_connect(struct ctl *c, const char *sock_path, int timeout_ms)
 	fcntl(fd, F_SETFL, O_NONBLOCK);
 	kv_init(kv);
 	kv_addf(kv, "version", "%d", PROTO_VERSION);
+	if (token)
+		kv_add(kv, "token", token);
 	pconn_send(&c->pc, P_HELLO, 0, 0, kv->buf, kv->len);
+	explicit_bzero(kv->buf, kv->len); /* no copy of the token left behind */
 	if ((rc = ctl_wait(c, &f, timeout_ms, -1)) <= 0)
 		return rc < 0 ? -EPROTO : ctl_fail(c, ETIMEDOUT, "agent: no HELLO");
+	if (f.type == P_ERROR && ctl_error(c, &f) && !strcmp(c->err_kind, "auth")) {
+		char msg[sizeof(c->err)];
+
+		snprintf(msg, sizeof(msg), "%s", c->err);
+		return ctl_fail(c, EACCES, "agent refused the handshake: %s "
+				"(a stale token file, or a VM of another build?)", msg);
+	}
 	if (f.type != P_HELLO)
 		return ctl_fail(c, EPROTO, "agent refused the handshake (%s)",
 				proto_type_name(f.type));

@@ -44,7 +44,9 @@ struct ctl_exec_opts {
  * struct ctl is large (buffers): allocate it, ctl_new()/ctl_free(). */
 struct ctl *ctl_new(void);
 void ctl_free(struct ctl *c);
-int ctl_connect(struct ctl *c, const char *sock_path, int timeout_ms);
+/* token: the VM's control token (HELLO's token=, docs/protocol.md). */
+int ctl_connect(struct ctl *c, const char *sock_path, const char *token,
+		int timeout_ms);
 void ctl_close(struct ctl *c);
 /* Runs a command; returns its exit status as a shell would (code, or
  * 128+signal; 127 not found, 126 not executable) or -1 (ctl->err). */

@@ -14,7 +14,9 @@
 #include "include/msbvm.h"
 #include "machine.h"
 #include "proto/bootcfg.h"
+#include "proto/proto.h"
 #include "report.h"
+#include "seccomp.h"
 #include "state.h"
 
 #define CFG_MAX_DISKS 8
@@ -43,6 +45,7 @@ struct msbvm_config {
 	bool agent;
 	int console_fd, console_in_fd;
 	enum msbvm_nested nested;
+	enum msbvm_seccomp seccomp;
 	msbvm_log_fn log_fn;
 	void *log_opaque;
 	bool verbose;
@@ -62,6 +65,11 @@ struct msbvm {
 	int console_fd;             /* ours, closed at destroy */
 	bool started, ready, joined;
 	pid_t pid;                  /* msbvm_open: the VMM's pid */
+	/* the agent's HELLO token (token.c); "" with token_err saying why
+	 * when msbvm_open could not read it */
+	char token[PROTO_TOKEN_HEX + 1];
+	char token_err[200];
+	struct sc_set sc;           /* owner: this VM's seccomp filters */
 	struct timespec t0, shutdown_at;
 	struct report rep;
 	char err[LIB_ERR_LEN];
@@ -87,6 +95,14 @@ int lib_failf(struct msbvm *vm, int rc, const char *fmt, ...)
 /* scratch.c: an empty sparse ext4 image "upper.ext4" in the VM's state
  * directory (MSBVM_SCRATCH_MIB), its path in path; -errno, err_msg. */
 int scratch_create(struct vmstate *st, char *path, size_t len);
+
+/* token.c: the control channel's per-VM token. token_new fills out
+ * from getrandom(2); token_store writes it to the state directory's
+ * "token" file (0600); token_load reads it back, refusing a file that is
+ * not a regular 0600 file of ours. -errno with err_msg(). */
+int token_new(char out[PROTO_TOKEN_HEX + 1]);
+int token_store(const struct vmstate *s, const char *token);
+int token_load(const struct vmstate *s, char out[PROTO_TOKEN_HEX + 1]);
 
 /* sandbox.c */
 int lib_shutdown(struct msbvm *vm);

@@ -88,7 +88,8 @@ static int sbx_state(struct msbvm *vm, const char *name)
 	if ((rc = state_create(&vm->st, root, name)) < 0)
 		return rc;
 	vm->have_state = true;
-	if ((rc = state_write_pid(&vm->st, getpid())) < 0)
+	if ((rc = state_write_pid(&vm->st, getpid())) < 0 ||
+	    (rc = token_new(vm->token)) < 0 || (rc = token_store(&vm->st, vm->token)) < 0)
 		return rc;
 	if (vm->cfg->console_fd < 0) {
 		vm->console_fd = state_open_file(&vm->st, "kernel.log", O_WRONLY |
@@ -127,7 +128,7 @@ static int sbx_build(struct msbvm *vm)
 		return err_set(errno, "console fd: %s", strerror(errno));
 	s.console_fd = vm->console_fd;
 	if ((rc = cfg_cmdline(c, cmdline, sizeof(cmdline))) < 0 ||
-	    (c->agent && (rc = bcfg_build(c, name, &bootcfg)) < 0))
+	    (c->agent && (rc = bcfg_build(c, name, vm->token, &bootcfg)) < 0))
 		return rc;
 	s.cmdline = cmdline;
 	s.initrd2 = bootcfg.data;
@@ -201,9 +202,23 @@ static struct msbvm *sbx_alloc(void)
 
 static void sbx_free(struct msbvm *vm)
 {
+	sc_free(&vm->sc);
 	msbvm_config_free(vm->cfg);
 	log_sink_destroy(&vm->log);
 	free(vm);
+}
+
+/* Every thread of the VM, first thing (thread_enter): its seccomp
+ * filter. A thread that cannot be filtered stops the VM rather than run
+ * unfiltered. */
+static void sbx_thread_enter(void *opaque, const char *kind)
+{
+	struct msbvm *vm = opaque;
+
+	if (sc_install(&vm->sc, kind) < 0) {
+		log_error("%s", err_msg());
+		vm_fail(&vm->m->vm, VM_STOP_ERROR, err_msg());
+	}
 }
 
 int msbvm_create(msbvm_config *c, msbvm **out)
@@ -225,8 +240,14 @@ int msbvm_create(msbvm_config *c, msbvm **out)
 	vm->log.fn = c->log_fn;
 	vm->log.opaque = c->log_opaque;
 	vm->log.verbose = c->verbose;
+	vm->log.thread_hook = sbx_thread_enter;
+	vm->log.thread_opaque = vm;
 	old = log_bind(&vm->log);
-	rc = sbx_build(vm);
+	/* compiled here, where a failure reaches the caller; installed by
+	 * each thread of the VM as it starts (sbx_thread_enter) */
+	rc = sc_prepare(&vm->sc, c->seccomp);
+	if (rc == 0)
+		rc = sbx_build(vm);
 	if (rc < 0) {
 		cfg_fail(c, rc);
 		sbx_release(vm, false);
