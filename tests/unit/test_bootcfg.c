@@ -96,13 +96,13 @@ static void test_round_trip(void)
 	      !memcmp(a.net.dns, "\x0a\x00\x02\x03", 4) && a.net.mtu == 1500);
 	bcfg_free(&b);
 	CHECK(msbvm_config_set_dns(c, "192.168.7.53") == 0);
-	CHECK(bcfg_fdt(c, "plain", &b) == 0);
+	CHECK(bcfg_fdt(c, "plain", TOKEN, &b) == 0);
 	CHECK(acfg_parse(b.data, b.len, &a, err, sizeof(err)));
 	CHECK(a.net.want && !memcmp(a.net.dns, "\xc0\xa8\x07\x35", 4));
 	bcfg_free(&b);
 	/* --net none: no node, no network setup */
 	CHECK(msbvm_config_set_net(c, MSBVM_NET_NONE) == 0);
-	CHECK(bcfg_fdt(c, "plain", &b) == 0);
+	CHECK(bcfg_fdt(c, "plain", TOKEN, &b) == 0);
 	CHECK(acfg_parse(b.data, b.len, &a, err, sizeof(err)));
 	CHECK(!a.net.want);
 	CHECK(fdt_subnode_offset(b.data, fdt_subnode_offset(b.data, 0, "msbvm"),
