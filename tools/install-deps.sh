@@ -9,21 +9,23 @@
 # libfdt-dev: agentd's boot configuration (a device tree in a cpio
 # archive, docs/boot-config.md); agentd links libfdt.a.
 # libcurl4-openssl-dev: oci/ talks to registries (HTTP/1.1+2, TLS, multi).
-# libarchive-dev: oci/ reads image layers (tar, gzip, zstd), and writes
-# the boot configuration archive.
+# libarchive-dev: oci/ reads image layers (tar, gzip, zstd).
 # libslirp-dev: virtio-net's user-mode networking (NAT, DHCP, DNS, -p port
 # forwards) without a TCP/IP stack of our own, the one QEMU uses.
 # libjansson-dev: oci/ parses manifests, configs and the store index.
 # libext2fs-dev: oci/ writes image layers straight into the ext4 base image.
 # docker-registry skopeo umoci: tests/integration/oci.sh builds, pushes
-# and serves test images on loopback.
+# and serves test images on loopback; curl, zstd, openssl, python3: the
+# same tests (readiness probes, zstd layers, a throw-away CA, the fake
+# registry and free-port helper), and net.sh's host-side servers.
 # libseccomp-dev: the VMM's per-thread seccomp filters (vmm/lib/seccomp*.c).
 set -eu
 PKGS="build-essential make gcc libc6-dev linux-libc-dev file
  bc bison flex libelf-dev libssl-dev cpio xz-utils kmod
  linux-source-6.1 busybox-static e2fsprogs socat musl-tools debootstrap
  clang pkg-config libfdt-dev libarchive-dev libcurl4-openssl-dev libjansson-dev
- libext2fs-dev libslirp-dev libseccomp-dev docker-registry skopeo umoci"
+ libext2fs-dev libslirp-dev libseccomp-dev docker-registry skopeo umoci
+ curl zstd openssl python3"
 # `tools/install-deps.sh bench` adds what tools/bench compares against
 [ "${1:-}" = bench ] && PKGS="$PKGS qemu-system-x86"
 SUDO=
