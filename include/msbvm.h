@@ -35,7 +35,7 @@
 extern "C" {
 #endif
 
-#define MSBVM_API_VERSION 2
+#define MSBVM_API_VERSION 3
 #define MSBVM_KICK_SIGNAL (SIGRTMIN + 3)
 
 typedef struct msbvm_config msbvm_config;
@@ -76,6 +76,56 @@ int msbvm_config_set_overlay(msbvm_config *c, const char *upper);
 /* Another virtio-blk disk (vdb, vdc, ... in order, after an overlay's
  * upper disk; at most 8). */
 int msbvm_config_add_disk(msbvm_config *c, const char *path, bool readonly);
+/* A host directory shared with the guest over virtio-fs (in-process; no
+ * virtiofsd) and mounted by the agent at guest_path before the command or
+ * the init handoff (like docker run -v HOST:GUEST[:ro]). host_dir must be
+ * an existing directory (kept as its absolute, resolved path); guest_path
+ * absolute, not "/", no ".." component, at most one volume per guest path;
+ * at most MSBVM_MAX_VOLUMES. Files the guest creates are owned on the host
+ * by the user running the VMM. A read-only volume refuses every change
+ * with EROFS. A directory given to msbvm_config_set_rootfs is shared the
+ * same way, read-only, as the lower layer of an overlay (tmpfs upper by
+ * default): the directory is never modified. */
+#define MSBVM_MAX_VOLUMES 8
+int msbvm_config_add_volume(msbvm_config *c, const char *host_dir,
+			    const char *guest_path, bool readonly);
+/* Rootfs patches (the seed's eight operations), applied in order by the
+ * agent to the writable layer before the command or init runs; the base
+ * image never changes. Refused for a raw read-write --rootfs disk (no
+ * writable layer). A path that exists fails the boot unless replace is
+ * set; MKDIR and REMOVE are idempotent. A failed patch stops the boot
+ * with a message naming its index, op and path. */
+enum msbvm_patch_op {
+	MSBVM_PATCH_TEXT,      /* path, data/len, mode, replace */
+	MSBVM_PATCH_FILE,      /* path, data/len (bytes), mode, replace */
+	MSBVM_PATCH_MKDIR,     /* path, mode */
+	MSBVM_PATCH_APPEND,    /* path (must exist), data/len */
+	MSBVM_PATCH_COPY_FILE, /* src (host file) -> path, mode, replace */
+	MSBVM_PATCH_COPY_DIR,  /* src (host directory) -> path, replace */
+	MSBVM_PATCH_SYMLINK,   /* src (the link's target) <- path, replace */
+	MSBVM_PATCH_REMOVE,    /* path */
+};
+struct msbvm_patch {
+	enum msbvm_patch_op op;
+	const char *path;      /* absolute guest path */
+	const void *data;      /* TEXT, FILE, APPEND content (copied) */
+	size_t len;
+	const char *src;       /* COPY_*: host path (read at msbvm_create);
+				* SYMLINK: the target, stored as given */
+	int mode;              /* permission bits, -1: 0644 files, 0755 dirs */
+	bool replace;
+};
+int msbvm_config_add_patch(msbvm_config *c, const struct msbvm_patch *p);
+/* A script installed at /.msb/scripts/NAME (mode 0755; that directory is
+ * on PATH for commands and execs, so it runs by name). NAME: one path
+ * component of [A-Za-z0-9_.-]; the host file is read at msbvm_create. */
+int msbvm_config_add_script(msbvm_config *c, const char *name,
+			    const char *host_file);
+/* A sandbox spec (JSON, docs/spec.md): image or rootfs, memory, cpus,
+ * init, init_args, init_env, env, workdir, volumes, scripts, patches.
+ * Fields found are applied to c as the setters above would; settings made
+ * after the call override them (the command line's flags do). */
+int msbvm_config_load_spec(msbvm_config *c, const char *path);
 /* Networking: a virtio-net device on user-mode NAT (libslirp), the
  * default, or none. The guest is 10.0.2.15/24 with gateway 10.0.2.2 (also
  * the host's loopback, as with QEMU user networking) and DNS 10.0.2.3

@@ -74,6 +74,10 @@ static int cfg_each(struct msbvm_config *c, int (*fn)(char **s))
 		sum += fn(&c->init_env[i]);
 	for (unsigned i = 0; i < c->n_exec_env; i++)
 		sum += fn(&c->exec_env[i]);
+	for (unsigned i = 0; i < c->n_vols; i++)
+		sum += fn(&c->vols[i].host) + fn(&c->vols[i].guest);
+	for (unsigned i = 0; i < c->n_scripts; i++)
+		sum += fn(&c->scripts[i].name) + fn(&c->scripts[i].host);
 	return sum;
 }
 
@@ -94,6 +98,7 @@ void msbvm_config_free(msbvm_config *c)
 	if (!c)
 		return;
 	cfg_each(c, cfg_free_one);
+	cfg_patches_free(c);
 	free(c);
 }
 
@@ -104,7 +109,10 @@ struct msbvm_config *cfg_clone(const struct msbvm_config *c)
 	if (!d)
 		return NULL;
 	*d = *c;
-	if (cfg_each(d, cfg_dup_one)) { /* a strdup failed: free what worked */
+	d->patches = NULL;
+	d->n_patches = 0;
+	if (cfg_each(d, cfg_dup_one) || cfg_patches_copy(d, c) < 0) {
+		/* a copy failed: free what worked */
 		msbvm_config_free(d);
 		return NULL;
 	}
@@ -404,7 +412,8 @@ int cfg_validate(const struct msbvm_config *c)
 	if (c->net_off && (c->net.n_ports || c->has_dns))
 		return err_set(EINVAL, "published ports (-p) and --dns need the "
 			       "network (--net user)");
-	return cfg_validate_init(c);
+	int rc = cfg_validate_volumes(c);
+	return rc < 0 ? rc : cfg_validate_init(c);
 }
 
 const char *cfg_overlay(const struct msbvm_config *c)

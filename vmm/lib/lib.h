@@ -24,12 +24,44 @@
 #define CFG_MEM_MIN_MIB 32
 #define CFG_MEM_DEFAULT_MIB 128
 #define LIB_ERR_LEN 600
+#define CFG_MAX_PATCHES 256
+#define CFG_MAX_SCRIPTS 64
+/* virtio-fs tags (the guest mounts by tag): volume i, a directory root */
+#define CFG_VOL_TAG "msbvm-vol%u"
+#define CFG_ROOT_TAG "msbvm-root"
+
+struct cfg_volume {
+	char *host;   /* absolute, resolved (realpath) */
+	char *guest;  /* absolute, no trailing '/', no ".." */
+	bool ro;
+};
+
+struct cfg_patch {
+	enum msbvm_patch_op op;
+	char *path, *src;     /* src: COPY_* host path, SYMLINK target */
+	void *data;           /* TEXT/FILE/APPEND content, len bytes */
+	size_t len;
+	int mode;             /* -1: default */
+	bool replace;
+};
+
+struct cfg_script {
+	char *name, *host;
+};
 
 struct msbvm_config {
 	char *kernel, *agent_initrd, *initrd, *rootfs, *cmdline, *append;
 	char *name, *state_dir, *init, *profile, *overlay;
 	struct machine_disk disks[CFG_MAX_DISKS];
 	unsigned n_disks;
+	/* virtio-fs shares (config_vol.c) */
+	struct cfg_volume vols[MSBVM_MAX_VOLUMES];
+	unsigned n_vols;
+	/* patches and scripts (config_patch.c): applied by agentd */
+	struct cfg_patch *patches;   /* CFG_MAX_PATCHES entries, or NULL */
+	unsigned n_patches;
+	struct cfg_script scripts[CFG_MAX_SCRIPTS];
+	unsigned n_scripts;
 	char *init_args[CFG_MAX_LIST], *init_env[CFG_MAX_LIST];
 	unsigned n_init_args, n_init_env;
 	/* an image's defaults for every command (msbvm_config_set_image) */
@@ -86,6 +118,18 @@ void cfg_state_root(const struct msbvm_config *c, char *out, size_t len);
 /* The overlay's upper layer: "tmpfs", "scratch", a path, or NULL (none);
  * an image without --overlay gets "scratch". */
 const char *cfg_overlay(const struct msbvm_config *c);
+
+/* config_vol.c: true when the root (--rootfs) is a host directory,
+ * shared read-only as CFG_ROOT_TAG under an overlay (tmpfs upper unless
+ * --overlay says otherwise). */
+bool cfg_rootfs_dir(const struct msbvm_config *c);
+/* config_vol.c: the volumes' guest paths against each other (at create) */
+int cfg_validate_volumes(const struct msbvm_config *c);
+/* config_patch.c: deep copy of src's patches into d (d->patches NULL);
+ * free */
+int cfg_patches_copy(struct msbvm_config *d, const struct msbvm_config *src);
+void cfg_patches_free(struct msbvm_config *c);
+const char *cfg_patch_name(enum msbvm_patch_op op); /* "copyFile" */
 
 /* sandbox.c / client.c: record err_msg() (or a message) on the handle */
 int lib_fail(struct msbvm *vm, int rc);
