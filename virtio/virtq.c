@@ -119,6 +119,13 @@ int virtq_pop(struct virtq *vq, const struct guest_mem *gm,
 		uint8_t *used = gm_ptr(gm, vq->used_gpa, virtq_used_size(vq->num));
 
 		virtq_store16(used + 4 + 8 * vq->num, vq->last_avail);
+		/* Store-load barrier (2.7.10, Linux's vhost_enable_notify):
+		 * the caller's next pop reads the avail idx. If that read
+		 * were satisfied before this store became visible, a driver
+		 * adding a buffer in between would read the old avail_event,
+		 * skip its notification, and we would stop on a ring that
+		 * is not empty: a request hung until the next kick. */
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	}
 	return 1;
 broken:
