@@ -10,6 +10,7 @@
 #include "vdrv.h"
 #include "virtio/fs.h"
 #include "vmm/core/err.h"
+#include "vmm/lib/seccomp.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +18,7 @@
 #include <linux/virtio_ring.h>
 #include <stdlib.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -711,6 +713,53 @@ static void test_thread(struct vmmio *t, struct vfs *v)
 	vfs_stop(v);
 }
 
+static void rm_tree(const char *p);
+static struct sc_set sc;
+
+static void sc_hook(void *opaque, const char *kind)
+{
+	(void)opaque;
+	if (sc_install(&sc, kind) < 0)
+		_exit(5);
+}
+
+/* The whole round trip again, served by the worker under its real "fs"
+ * seccomp filter (in a child: a missing syscall kills it with SIGSYS). */
+static void test_seccomp_worker(void)
+{
+	int st = -1;
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		struct vfs *v = malloc(sizeof(*v));
+		struct log_sink sink;
+		struct vmmio t;
+
+		snprintf(dir, sizeof(dir), "/tmp/msbvm-vfs-sc-XXXXXX");
+		if (!v || !mkdtemp(dir) || sc_prepare(&sc, MSBVM_SECCOMP_ON) < 0 ||
+		    vfs_open(v, dir, "msbvm-vol0", false) < 0)
+			_exit(3);
+		log_sink_init(&sink);
+		sink.thread_hook = sc_hook;
+		log_bind(&sink);
+		vmmio_init(&t, &vfs_ops, v, &gm, VMMIO_BASE, 5, irq, NULL);
+		bringup(&t);
+		if (vfs_start(v, &t.dev) < 0)
+			_exit(4);
+		CHECK(init(&t, 37) == 0);
+		test_roundtrip(&t);
+		test_readdir(&t);
+		test_special(&t);
+		vfs_close(v);
+		rm_tree(dir);
+		_exit(check_failures ? 1 : 0);
+	}
+	CHECK(pid > 0 && waitpid(pid, &st, 0) == pid);
+	if (!WIFEXITED(st) || WEXITSTATUS(st))
+		fprintf(stderr, "seccomp worker child: status 0x%x\n", st);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
 static void rm_tree(const char *p)
 {
 	char cmd[256];
@@ -750,6 +799,7 @@ int main(void)
 	test_ro(&tro);
 	test_thread(&tro, ro);
 	vfs_close(ro);
+	test_seccomp_worker();
 	free(v);
 	free(ro);
 	free(ram);
