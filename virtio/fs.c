@@ -101,12 +101,14 @@ static int64_t vfs_request(struct vfs *v, const struct virtq_chain *c)
 		v->errors++;
 		return VFS_OUT_HDR;
 	}
+	/* refused before it runs: no side effect the guest cannot hear of */
+	if (c->in_len < VFS_OUT_HDR && r.h.opcode != FUSE_FORGET &&
+	    r.h.opcode != FUSE_BATCH_FORGET)
+		return -1;
 	rc = vfs_dispatch(v, &r);
 	v->requests++;
 	if (r.no_reply)
 		return 0;
-	if (c->in_len < VFS_OUT_HDR)
-		return -1;
 	if (rc < 0) {
 		r.reply_len = 0;
 		r.direct = false;
@@ -273,7 +275,7 @@ int vfs_open(struct vfs *v, const char *host, const char *tag, bool ro)
 	if (root < 0)
 		return err_set(errno, "share %s: %s", host, strerror(errno));
 	if (vfs_tables_init(v, root) < 0) {
-		if (!v->ino)
+		if (!v->n_ino) /* the root slot was never filled */
 			close(root);
 		vfs_close(v);
 		return err_set(ENOMEM, "share %s: out of memory", host);
