@@ -72,7 +72,8 @@ struct vfs {
 	gid_t gid;
 	/* inode table: slot i is nodeid (gen << 32 | i + 1); slot 0 root */
 	struct vfs_inode *ino;
-	uint32_t n_ino, cap_ino, free_ino, live_ino;
+	uint32_t n_ino, free_ino, live_ino;
+	uint32_t max_ino;   /* VFS_MAX_INODES (tests lower it) */
 	uint32_t hash[VFS_HASH_SIZE];
 	struct vfs_handle *fh;
 	uint32_t n_fh, live_fh;

@@ -28,8 +28,11 @@ int vfs_tables_init(struct vfs *v, int root_fd)
 	for (uint32_t i = 0; i < VFS_HASH_SIZE; i++)
 		v->hash[i] = VFS_NONE;
 	v->free_ino = VFS_NONE;
-	v->cap_ino = 256;
-	v->ino = calloc(v->cap_ino, sizeof(*v->ino));
+	v->max_ino = VFS_MAX_INODES;
+	/* the whole table at once (2.5 MiB of address space, pages touched
+	 * as used): never moved, so handlers may hold inode pointers across
+	 * lookups (READDIRPLUS looks up entry after entry in one directory) */
+	v->ino = calloc(VFS_MAX_INODES, sizeof(*v->ino));
 	v->fh = calloc(VFS_MAX_HANDLES, sizeof(*v->fh));
 	if (!v->ino || !v->fh || fstatat(root_fd, "", &st, AT_EMPTY_PATH) < 0)
 		return -ENOMEM;
@@ -122,9 +125,11 @@ struct vfs_inode *vfs_inode_find(struct vfs *v, dev_t dev, ino_t ino)
 	return NULL;
 }
 
-/* A free slot: the free list, then a fresh one (growing the array). */
+/* A free slot: the free list, then a fresh one. */
 static int vfs_inode_slot(struct vfs *v, uint32_t *slot)
 {
+	if (v->live_ino >= v->max_ino)
+		return -ENFILE; /* the cap: until the guest FORGETs some */
 	if (v->free_ino != VFS_NONE) {
 		*slot = v->free_ino;
 		v->free_ino = v->ino[*slot].hnext;
@@ -132,15 +137,6 @@ static int vfs_inode_slot(struct vfs *v, uint32_t *slot)
 	}
 	if (v->n_ino == VFS_MAX_INODES)
 		return -ENFILE;
-	if (v->n_ino == v->cap_ino) {
-		uint32_t cap = v->cap_ino * 2;
-		struct vfs_inode *p = realloc(v->ino, cap * sizeof(*p));
-
-		if (!p)
-			return -ENOMEM;
-		v->ino = p;
-		v->cap_ino = cap;
-	}
 	*slot = v->n_ino++;
 	v->ino[*slot].gen = 0;
 	return 0;

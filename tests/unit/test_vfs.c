@@ -472,6 +472,32 @@ static void test_bounds(struct vmmio *t)
 	CHECK(r.error == 0);
 }
 
+/* The inode table's cap: ENFILE, and room again after a FORGET. */
+static void test_inode_cap(struct vmmio *t, struct vfs *v)
+{
+	uint32_t saved = v->max_ino;
+	uint64_t ids[64], fh;
+	unsigned n = 0;
+	int32_t e = 0;
+	char name[16];
+
+	v->max_ino = v->live_ino + 3;
+	for (; n < 64; n++) {
+		snprintf(name, sizeof(name), "cap%u", n);
+		ids[n] = create(t, FUSE_ROOT_ID, name, 0644, &fh, &e);
+		if (e)
+			break;
+		req(t, FUSE_RELEASE, 0, &(struct fuse_release_in){ .fh = fh },
+		    sizeof(struct fuse_release_in), 0);
+	}
+	CHECK(n == 3 && e == -ENFILE);
+	CHECK(lookup(t, FUSE_ROOT_ID, "big", &e) == 0 && e == -ENFILE);
+	struct fuse_forget_in f = { 1 };
+	req_full(t, 0, FUSE_FORGET, ids[0], &f, sizeof(f), NULL, 0, 0, -1);
+	CHECK(lookup(t, FUSE_ROOT_ID, "big", &e) > 1 && e == 0);
+	v->max_ino = saved;
+}
+
 /* No room for fuse_out_header: a driver bug, NEEDS_RESET; a reset and a
  * new INIT recover. */
 static void test_malformed_chain(struct vmmio *t)
@@ -748,6 +774,8 @@ static void test_seccomp_worker(void)
 
 	if (pid == 0) {
 		struct vfs *v = malloc(sizeof(*v));
+
+		check_failures = 0; /* the child's own count */
 		struct log_sink sink;
 		struct vmmio t;
 
@@ -804,6 +832,7 @@ int main(void)
 	test_roundtrip(&t);
 	test_readdir(&t);
 	test_bounds(&t);
+	test_inode_cap(&t, v);
 	test_malformed_chain(&t);
 	test_names(&t);
 	test_symlinks(&t);
