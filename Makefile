@@ -200,7 +200,7 @@ tsan: $(TSAN_BINS)
 FUZZ_SRCS := vmm/core/err.c vmm/core/mem.c virtio/virtq.c virtio/mmio.c virtio/blk.c \
 	virtio/vsock.c virtio/vsock_conn.c
 FUZZ_TARGETS := fuzz_virtq_blk fuzz_proto fuzz_bootcfg fuzz_oci_ref fuzz_oci_manifest \
-	fuzz_virtq_net
+	fuzz_virtq_net fuzz_vfs
 fuzz: $(FUZZ_TARGETS:%=build/fuzz/%)
 
 # Every target for FUZZ_CI_SECS each from tests/fuzz/corpus/TARGET/ (run
@@ -212,6 +212,13 @@ fuzz-ci: fuzz
 
 build/fuzz/fuzz_virtq_net: tests/fuzz/fuzz_virtq_net.c vmm/core/err.c vmm/core/mem.c \
 	virtio/virtq.c virtio/mmio.c virtio/net.c
+	@mkdir -p $(dir $@)
+	clang -std=c11 -D_GNU_SOURCE -I. -g -O1 -Wall -Wextra -Werror \
+		-fsanitize=fuzzer,address,undefined -o $@ $^
+
+# virtio-fs: the FUSE server behind the transport (tests/fuzz/fuzz_vfs.c)
+build/fuzz/fuzz_vfs: tests/fuzz/fuzz_vfs.c vmm/core/err.c vmm/core/mem.c \
+	virtio/virtq.c virtio/mmio.c $(wildcard virtio/fs*.c)
 	@mkdir -p $(dir $@)
 	clang -std=c11 -D_GNU_SOURCE -I. -g -O1 -Wall -Wextra -Werror \
 		-fsanitize=fuzzer,address,undefined -o $@ $^

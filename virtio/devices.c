@@ -2,6 +2,7 @@
  * is its file (exporting one struct vdev_ops) plus one line here. */
 #include "virtio.h"
 #include "blk.h"
+#include "fs.h"
 #include "net.h"
 #include "vsock.h"
 
@@ -11,6 +12,7 @@ const struct vdev_ops *const vdev_table[] = {
 	&vblk_ops,
 	&vsock_ops,
 	&vnet_ops,
+	&vfs_ops,
 };
 
 const unsigned vdev_table_len = sizeof(vdev_table) / sizeof(vdev_table[0]);

@@ -65,7 +65,7 @@ struct vdev {
 	void *transport;
 };
 
-/* devices.c: every device's ops (vblk_ops, vsock_ops, vnet_ops), and a lookup by
+/* devices.c: every device's ops (vblk_ops, vsock_ops, vnet_ops, vfs_ops), and a lookup by
  * vdev_ops.name ("virtio-blk", "virtio-vsock"); NULL if none. */
 extern const struct vdev_ops *const vdev_table[];
 extern const unsigned vdev_table_len;

@@ -376,12 +376,14 @@ static void test_readonly(struct vblk *b, const char *path)
 /* The device table: each device once, with ops the transport can use. */
 static void test_device_table(void)
 {
-	CHECK(vdev_table_len == 3);
+	CHECK(vdev_table_len == 4);
 	CHECK(vdev_find("virtio-blk") == &vblk_ops);
 	CHECK(vdev_find("virtio-vsock") != NULL &&
 	      vdev_find("virtio-vsock")->device_id == VIRTIO_ID_VSOCK);
 	CHECK(vdev_find("virtio-net") != NULL &&
 	      vdev_find("virtio-net")->device_id == VIRTIO_ID_NET);
+	CHECK(vdev_find("virtio-fs") != NULL &&
+	      vdev_find("virtio-fs")->device_id == VIRTIO_ID_FS);
 	CHECK(vdev_find("virtio-gpu") == NULL && vdev_find("blk") == NULL &&
 	      vdev_find("") == NULL && vdev_find(NULL) == NULL);
 	for (unsigned i = 0; i < vdev_table_len; i++) {

@@ -418,7 +418,12 @@ int cfg_validate(const struct msbvm_config *c)
 
 const char *cfg_overlay(const struct msbvm_config *c)
 {
-	return c->overlay ? c->overlay : c->image ? "scratch" : NULL;
+	if (c->overlay)
+		return c->overlay;
+	if (c->image)
+		return "scratch";
+	/* a directory root is shared read-only: writes go to a tmpfs */
+	return cfg_rootfs_dir(c) ? "tmpfs" : NULL;
 }
 
 void cfg_state_root(const struct msbvm_config *c, char *out, size_t len)

@@ -189,6 +189,30 @@ static int machine_add_virtio(struct machine *m, const struct vdev_ops *ops,
 	return 0;
 }
 
+/* One virtio-fs device per share, each with its worker (vfs_start). */
+static int machine_shares(struct machine *m, const struct machine_spec *s)
+{
+	int rc;
+
+	for (unsigned i = 0; i < s->n_shares; i++) {
+		const struct machine_share *sh = &s->shares[i];
+		struct vfs *v = malloc(sizeof(*v));
+
+		if (!v)
+			return err_set(ENOMEM, "share %s: out of memory", sh->host);
+		if ((rc = vfs_open(v, sh->host, sh->tag, sh->ro)) < 0) {
+			free(v);
+			return rc;
+		}
+		m->fs[m->n_fs] = v;
+		m->fs_slot[m->n_fs++] = m->n_virtio;
+		log_info("share %s: %s%s", sh->tag, sh->host, sh->ro ? " (read-only)" : "");
+		if ((rc = machine_add_virtio(m, &vfs_ops, v)) < 0)
+			return rc;
+	}
+	return 0;
+}
+
 static int machine_devices(struct machine *m, const struct machine_spec *s)
 {
 	int rc;
@@ -205,6 +229,8 @@ static int machine_devices(struct machine *m, const struct machine_spec *s)
 		if ((rc = machine_add_virtio(m, &vblk_ops, b)) < 0)
 			return rc;
 	}
+	if ((rc = machine_shares(m, s)) < 0)
+		return rc;
 	if (s->net && s->net->on) {
 		m->have_net = true; /* netslirp_close on a partial open too */
 		if ((rc = netslirp_open(&m->net, s->net)) < 0)
@@ -305,6 +331,9 @@ static int machine_start_threads(struct machine *m, int console_in_fd,
 	if (m->have_net &&
 	    (rc = netslirp_start(&m->net, &m->virtio[m->net_slot].dev)) < 0)
 		return rc;
+	for (unsigned i = 0; i < m->n_fs; i++)
+		if ((rc = vfs_start(m->fs[i], &m->virtio[m->fs_slot[i]].dev)) < 0)
+			return rc;
 	return vm_start(&m->vm);
 }
 
@@ -338,6 +367,10 @@ void machine_stop_threads(struct machine *m)
 	if (m->have_net)
 		netslirp_close(&m->net);
 	m->have_net = false;
+	/* the virtio-fs workers push used buffers: joined here too; their
+	 * fds are closed in machine_free */
+	for (unsigned i = 0; i < m->n_fs; i++)
+		vfs_stop(m->fs[i]);
 	ioev_stop(&m->vm.io);
 	m->io_started = false;
 }
@@ -349,4 +382,9 @@ void machine_free(struct machine *m)
 	for (unsigned i = 0; i < m->n_blk; i++)
 		vblk_close(&m->blk[i]);
 	m->n_blk = 0;
+	for (unsigned i = 0; i < m->n_fs; i++) {
+		vfs_close(m->fs[i]);
+		free(m->fs[i]);
+	}
+	m->n_fs = 0;
 }

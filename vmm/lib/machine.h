@@ -1,7 +1,7 @@
 /* The machine: the core VM plus the devices a microVM gets, wired
  * together: 16550 console, i8042 (reset), CMOS RTC, POST sink, the
  * power-off/panic port, and the
- * virtio-mmio devices (disks, net, vsock) in fixed slots. Built from a
+ * virtio-mmio devices (disks, net, virtio-fs shares, vsock) in fixed slots. Built from a
  * validated configuration; owns every device and tears them down in the
  * order threads require (machine_stop_threads before machine_free). */
 #ifndef MSBVM_MACHINE_H
@@ -12,6 +12,7 @@
 
 #include "boot/boot.h"
 #include "virtio/blk.h"
+#include "virtio/fs.h"
 #include "virtio/mmio.h"
 #include "virtio/vsock.h"
 #include "vmm/core/vm.h"
@@ -23,9 +24,17 @@
 
 #define MACHINE_MAX_DISKS 9     /* the root disk and 8 more */
 #define MACHINE_MAX_VIRTIO 16
+#define MACHINE_MAX_SHARES 9    /* a directory root and 8 volumes */
 
 struct machine_disk {
 	const char *path;
+	bool ro;
+};
+
+/* A host directory shared over virtio-fs; the guest mounts it by tag. */
+struct machine_share {
+	char tag[sizeof(((struct virtio_fs_config *)0)->tag) + 1];
+	const char *host;
 	bool ro;
 };
 
@@ -38,6 +47,8 @@ struct machine_spec {
 	const char *cmdline;              /* complete, before device words */
 	struct machine_disk disks[MACHINE_MAX_DISKS];
 	unsigned n_disks;
+	struct machine_share shares[MACHINE_MAX_SHARES];
+	unsigned n_shares;
 	const char *vsock_path;           /* NULL: no vsock device */
 	const struct net_spec *net;       /* NULL or !on: no network */
 	int console_fd;                   /* -1: discard */
@@ -54,6 +65,9 @@ struct machine {
 	unsigned n_virtio;
 	struct vblk blk[MACHINE_MAX_DISKS];
 	unsigned n_blk;
+	struct vfs *fs[MACHINE_MAX_SHARES];   /* large: allocated each */
+	unsigned fs_slot[MACHINE_MAX_SHARES]; /* its index in virtio[] */
+	unsigned n_fs;
 	struct vsock vsock;
 	bool have_vsock, vsock_started, io_started;
 	struct netslirp net;

@@ -142,7 +142,22 @@ static int sbx_build(struct msbvm *vm)
 		}
 		upper = scratch;
 	}
-	if (c->rootfs)
+	/* a directory root is a read-only virtio-fs share (the overlay's
+	 * lower layer) instead of the disk vda */
+	bool root_dir = cfg_rootfs_dir(c);
+	if (root_dir) {
+		struct machine_share *sh = &s.shares[s.n_shares++];
+		snprintf(sh->tag, sizeof(sh->tag), "%s", CFG_ROOT_TAG);
+		sh->host = c->rootfs;
+		sh->ro = true;
+	}
+	for (unsigned i = 0; i < c->n_vols; i++) {
+		struct machine_share *sh = &s.shares[s.n_shares++];
+		snprintf(sh->tag, sizeof(sh->tag), CFG_VOL_TAG, i);
+		sh->host = c->vols[i].host;
+		sh->ro = c->vols[i].ro;
+	}
+	if (c->rootfs && !root_dir)
 		s.disks[s.n_disks++] = (struct machine_disk){ c->rootfs, !!upper };
 	if (upper && strcmp(upper, "tmpfs"))
 		s.disks[s.n_disks++] = (struct machine_disk){ upper, false };

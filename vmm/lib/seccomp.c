@@ -19,7 +19,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-const char *const sc_kinds[SC_KINDS] = { "vcpu", "io", "vsock", "console" };
+const char *const sc_kinds[SC_KINDS] = { "vcpu", "io", "vsock", "console",
+						  "fs" };
 
 static bool sc_has_kind(const char *list, const char *kind)
 {

@@ -12,7 +12,7 @@
 
 #include "include/msbvm.h"
 
-#define SC_KINDS 4
+#define SC_KINDS 5
 
 struct sc_rule {
 	const char *kinds;   /* space-separated thread kinds */
