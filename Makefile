@@ -298,6 +298,7 @@ integration: all kernel build/guest/fsstress build/guest/udpecho build/hooks/msb
 	tests/integration/embed.sh
 	tests/integration/oci.sh
 	tests/integration/net.sh
+	tests/integration/fs.sh
 
 # The two commands that do all set-up on a fresh machine (README):
 # `make test` runs every test; `make run` boots the built-in default guest.
