@@ -162,7 +162,7 @@ check "... so does kernel.log (shown)" grep -q "agentd: fatal: patch 2 (text /et
 # (the network's /etc/hosts and resolv.conf are there: agentd writes them
 # before the patches, so that an append to /etc/hosts is kept)
 ls_upper=$( (debugfs -R "ls /upper" "$upper"; debugfs -R "ls /upper/etc" "$upper") 2>/dev/null |
-	tr -s ' \n' '\n' | grep -v '^(\|^$\|^\.*$' | sort | tr '\n' ' ')
+	tr -s ' \n' '\n' | grep -v '^(\|^[0-9]*$\|^\.*$' | sort | tr '\n' ' ')
 check "... and nothing of patches 0 and 1 reached the upper layer (upper/: $ls_upper)" \
 	bash -c "! echo '$ls_upper' | grep -q 'newdir\|new.txt'"
 fsck_clean "$upper" "upper disk after the refused boot"
