@@ -115,7 +115,8 @@ struct msbvm_patch {
 	size_t len;
 	const char *src;       /* COPY_*: host path (read at msbvm_create);
 				* SYMLINK: the target, stored as given */
-	int mode;              /* permission bits, -1: 0644 files, 0755 dirs */
+	int mode;              /* permission bits; -1: 0644 (text, file),
+				* 0755 (mkdir), the host file's (copyFile) */
 	bool replace;
 };
 int msbvm_config_add_patch(msbvm_config *c, const struct msbvm_patch *p);
