@@ -184,7 +184,7 @@ if [ $have_fs = 1 ]; then
 	vcheck='
 cat /vol/hostfile
 echo "from the guest" > /vol/guestfile && echo wrote
-echo x > /ro/new 2>&1 || true
+(echo x > /ro/new && echo WROTE-RO) 2>&1 | tail -1
 (cd /vol/many && ls -la | awk "NR > 1 {print \$1, \$5, \$9}") > /tmp/many.txt
 md5sum < /tmp/many.txt
 cd /vol && mv a b && ln b c && ln -s b d && chmod 640 b && truncate -s 3 b && echo renamed
@@ -209,8 +209,9 @@ if [ $have_fs = 1 ]; then
 		bash -c "[ '${o[2]:-}' = wrote ] && [ \"\$(cat '$h/vol/guestfile')\" = 'from the guest' ] &&
 			 [ \"\$(stat -c %u '$h/vol/guestfile')\" = $(id -u) ]"
 	check "volume :ro refuses writes with EROFS (${o[3]:-})" \
-		bash -c "echo '${o[3]:-}' | grep -q 'Read-only file system' && [ ! -e '$h/ro/new' ]"
-	hsum=$(cd "$h/vol/many" && ls -la | awk 'NR > 1 {print $1, $5, $9}' | md5sum)
+		bash -c 'echo "$1" | grep -q "Read-only file system" && [ ! -e "$2" ]' _ \
+		"${o[3]:-}" "$h/ro/new"
+	hsum=$(cd "$h/vol/many" && LC_ALL=C ls -la | awk 'NR > 1 {print $1, $5, $9}' | md5sum)
 	check "ls -la of 1,000 files matches the host" [ "${o[4]:-}" = "$hsum" ]
 	check "rename, link, symlink, chmod, truncate as on the host" \
 		bash -c "[ '${o[5]:-}' = renamed ] && [ ! -e '$h/vol/a' ] &&
