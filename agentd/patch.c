@@ -149,8 +149,11 @@ bool patch_volumes(const struct agent_cfg *c, char *err, size_t len)
 		if (!patch_mkparents(v->path) || (mkdir(v->path, 0755) < 0 && errno != EEXIST))
 			return patch_fail(&x, "cannot create %s: %s", v->path,
 					  strerror(errno));
+		/* virtiofs answers EINVAL for a tag no device offers */
 		if (mount(v->tag, v->path, "virtiofs", v->ro ? MS_RDONLY : 0, NULL) < 0)
-			return patch_fail(&x, "mount -t virtiofs: %s", strerror(errno));
+			return patch_fail(&x, "mount -t virtiofs: %s%s", strerror(errno),
+					  errno == EINVAL ? " (no virtio-fs device with "
+					  "that tag?)" : "");
 	}
 	return true;
 }
