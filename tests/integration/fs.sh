@@ -100,8 +100,10 @@ cat > "$h/spec.json" <<'EOF'
   ]
 }
 EOF
+# (--memory 192 overrides the spec's 128; --script adds to its scripts)
 "$msbvm" run -d --state-dir "$state" --name fsp --rootfs "$base" --overlay tmpfs \
-	--spec "$h/spec.json" --script "greet=$h/greet.sh" >/dev/null 2>"$work/fsp.err"
+	--spec "$h/spec.json" --script "greet=$h/greet.sh" --memory 192 \
+	>/dev/null 2>"$work/fsp.err"
 rc=$?
 check "a VM with 12 patches and 3 scripts is ready (rc=$rc)" [ $rc = 0 ]
 check "text: new file, default mode 0644" \
@@ -134,6 +136,9 @@ check "... and one from --script" [ "$(x greet)" = "greet ran as 0" ]
 check "/.msb/scripts is on PATH, after the image's directories" \
 	bash -c "'$msbvm' exec --state-dir '$state' fsp -- sh -c 'echo \$PATH' | grep -q ':/.msb/scripts$'"
 check "the spec's env reaches every command" [ "$(x sh -c 'echo $SPEC_ENV')" = yes ]
+mem=$(x sh -c "awk '/^MemTotal/ {print int(\$2 / 1024)}' /proc/meminfo")
+check "--memory 192 on the command line beats the spec's 128 (MemTotal $mem MiB)" \
+	[ "${mem:-0}" -gt 150 ]
 check "kernel.log: agentd applied the 12 patches" \
 	grep -q "agentd: applied 12 patches" "$state/fsp/kernel.log"
 "$msbvm" stop --state-dir "$state" fsp; rc=$?
@@ -196,30 +201,33 @@ else
 	echo "# SKIP no virtio-fs device (virtio/fs.c, CONFIG_VIRTIO_FS): volume checks skipped"
 fi
 echo "# boot 3: run -- greet (a script by name)${vols:+, volumes}"
-"$msbvm" run --state-dir "$state" --rootfs "$base" --overlay tmpfs \
-	--script "greet=$h/greet.sh" "${vols[@]}" -- sh -c "greet; $vcheck" \
-	>"$work/run.out" 2>"$work/run.err"
+# (--upper-size 100: the overlay's upper is a 100 MiB scratch disk, vdb)
+"$msbvm" run --state-dir "$state" --rootfs "$base" --upper-size 100 \
+	--script "greet=$h/greet.sh" "${vols[@]}" -- \
+	sh -c "greet; cat /sys/block/vdb/size; $vcheck" >"$work/run.out" 2>"$work/run.err"
 rc=$?
 check "run -- sh -c greet: the script runs by name (rc=$rc)" \
 	bash -c "[ $rc = 0 ] && head -1 '$work/run.out' | grep -q '^greet ran as 0$'"
+check "--upper-size 100: a 100 MiB scratch upper ($(sed -n 2p "$work/run.out") sectors)" \
+	[ "$(sed -n 2p "$work/run.out")" = 204800 ]
 if [ $have_fs = 1 ]; then
 	mapfile -t o < "$work/run.out"
-	check "volume: a host file read in the guest" [ "${o[1]:-}" = "from the host" ]
+	check "volume: a host file read in the guest" [ "${o[2]:-}" = "from the host" ]
 	check "volume: a guest file on the host, owned by $(id -u)" \
-		bash -c "[ '${o[2]:-}' = wrote ] && [ \"\$(cat '$h/vol/guestfile')\" = 'from the guest' ] &&
+		bash -c "[ '${o[3]:-}' = wrote ] && [ \"\$(cat '$h/vol/guestfile')\" = 'from the guest' ] &&
 			 [ \"\$(stat -c %u '$h/vol/guestfile')\" = $(id -u) ]"
-	check "volume :ro refuses writes with EROFS (${o[3]:-})" \
+	check "volume :ro refuses writes with EROFS (${o[4]:-})" \
 		bash -c 'echo "$1" | grep -q "Read-only file system" && [ ! -e "$2" ]' _ \
-		"${o[3]:-}" "$h/ro/new"
+		"${o[4]:-}" "$h/ro/new"
 	hsum=$(cd "$h/vol/many" && LC_ALL=C ls -la | awk 'NR > 1 {print $1, $5, $9}' | md5sum)
-	check "ls -la of 1,000 files matches the host" [ "${o[4]:-}" = "$hsum" ]
+	check "ls -la of 1,000 files matches the host" [ "${o[5]:-}" = "$hsum" ]
 	check "rename, link, symlink, chmod, truncate as on the host" \
-		bash -c "[ '${o[5]:-}' = renamed ] && [ ! -e '$h/vol/a' ] &&
+		bash -c "[ '${o[6]:-}' = renamed ] && [ ! -e '$h/vol/a' ] &&
 			 [ \"\$(stat -c '%h %a %s' '$h/vol/b')\" = '2 640 3' ] &&
 			 [ \"\$(readlink '$h/vol/d')\" = b ] && [ \"\$(cat '$h/vol/c')\" = abc ]"
-	check "a symlink out of the share is shown as a link" [ "${o[6]:-}" = "$work/secret" ]
-	check "... resolved in the guest: the host file's content never arrives" [ "${o[7]:-}" = 0 ]
-	check ".. at the share's root is the guest's /" [ "${o[8]:-}" = dotdot-root ]
+	check "a symlink out of the share is shown as a link" [ "${o[7]:-}" = "$work/secret" ]
+	check "... resolved in the guest: the host file's content never arrives" [ "${o[8]:-}" = 0 ]
+	check ".. at the share's root is the guest's /" [ "${o[9]:-}" = dotdot-root ]
 
 	echo "# boot 4: a directory root (--rootfs DIR)"
 	root=$work/rootdir
