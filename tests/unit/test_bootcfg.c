@@ -79,7 +79,22 @@ static void test_round_trip(void)
 	CHECK(a.exec.workdir && !strcmp(a.exec.workdir, "/data"));
 	CHECK(a.exec.user && !strcmp(a.exec.user, "1234:5678"));
 	bcfg_free(&b);
+	/* a spec's env and workdir go over the image's (later wins in agentd) */
+	c->spec_env[c->n_spec_env++] = strdup("FOO=spec");
+	c->spec_workdir = strdup("/w");
+	CHECK(bcfg_fdt(c, "img", TOKEN, &b) == 0);
+	CHECK(acfg_parse(b.data, b.len, &a, err, sizeof(err)));
+	CHECK(a.exec.envc == 3 && !strcmp(a.exec.env[1], "FOO=bar") &&
+	      !strcmp(a.exec.env[2], "FOO=spec") && !strcmp(a.exec.workdir, "/w"));
+	bcfg_free(&b);
+	while (c->n_spec_env < CFG_MAX_LIST)
+		c->spec_env[c->n_spec_env++] = strdup("X=1");
+	CHECK(bcfg_fdt(c, "img", TOKEN, &b) == -E2BIG);
+	CHECK_STR_CONTAINS(err_msg(), "more than 64 environment entries");
 	CHECK(msbvm_config_set_overlay(c, "tmpfs") == 0);
+	for (unsigned i = 0; i < c->n_spec_env; i++)
+		free(c->spec_env[i]);
+	c->n_spec_env = 0;
 	CHECK(bcfg_fdt(c, "img", TOKEN, &b) == 0);
 	CHECK(acfg_parse(b.data, b.len, &a, err, sizeof(err)));
 	CHECK(a.root_upper && !strcmp(a.root_upper, "tmpfs"));
