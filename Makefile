@@ -43,7 +43,7 @@ endif
 # network (NAT, DHCP, DNS, port forwards); libseccomp the per-thread
 # seccomp filters (vmm/lib/seccomp.c); then what oci/ needs.
 LIB_LDLIBS := -lfdt -lslirp -lseccomp $(OCI_LIBS)
-LIB_LDLIBS_static := -lfdt -lseccomp
+LIB_LDLIBS_static := -lfdt -lseccomp -ljansson
 LDLIBS_LIB := $(or $(LIB_LDLIBS_$(BUILD)),$(LIB_LDLIBS))
 VMM_SRCS := $(CORE_SRCS) $(DEV_SRCS) $(OCI_SRCS) $(LIB_SRCS)
 CLI_SRCS := $(wildcard vmm/cli/*.c)
@@ -234,7 +234,8 @@ build/fuzz/fuzz_proto: tests/fuzz/fuzz_proto.c proto/proto.c
 		-fsanitize=fuzzer,address,undefined -o $@ $^
 
 # agentd's boot configuration parser, the same source the guest runs
-build/fuzz/fuzz_bootcfg: tests/fuzz/fuzz_bootcfg.c agentd/config.c proto/proto.c
+build/fuzz/fuzz_bootcfg: tests/fuzz/fuzz_bootcfg.c agentd/config.c agentd/config_fs.c \
+		proto/proto.c
 	@mkdir -p $(dir $@)
 	clang -std=c11 -D_GNU_SOURCE -I. -g -O1 -Wall -Wextra -Werror \
 		-fsanitize=fuzzer,address,undefined -o $@ $^ -lfdt
@@ -258,7 +259,8 @@ kernel:
 # unpacks in a blink even where the guest kernel is emulated. musl-gcc
 # does not see the kernel UAPI headers; they are linked into build/musl-inc.
 AGENT_SRCS := agentd/main.c agentd/serve.c agentd/exec.c agentd/leftover.c \
-	agentd/files.c agentd/init.c agentd/net.c agentd/config.c proto/proto.c
+	agentd/files.c agentd/init.c agentd/net.c agentd/config.c \
+	agentd/config_fs.c agentd/patch.c agentd/patch_ops.c proto/proto.c
 AGENT_OBJS := $(AGENT_SRCS:%.c=build/musl/%.o)
 MUSL_INC := build/musl-inc
 agentd: build/agentd.cpio
@@ -303,6 +305,7 @@ integration: all kernel build/guest/fsstress build/guest/udpecho build/hooks/msb
 	tests/integration/embed.sh
 	tests/integration/oci.sh
 	tests/integration/net.sh
+	tests/integration/fs.sh
 
 # The two commands that do all set-up on a fresh machine (README):
 # `make test` runs every test; `make run` boots the built-in default guest.

@@ -123,6 +123,9 @@ struct exec_defaults {
 };
 /* Set once at boot, before serving; d must outlive the agent. */
 void exec_set_defaults(const struct exec_defaults *d);
+/* Scripts are installed: BCFG_SCRIPTS_DIR goes at the end of every
+ * command's PATH, and of agentd's own (which an init inherits). */
+void exec_scripts_on_path(void);
 /* An EXEC request: pointers into the frame (parsed), then what the agent
  * resolves before forking. */
 struct exec_req {

@@ -8,6 +8,7 @@
  * unknown node or property is refused (the host and agentd ship together,
  * so one we do not know means a mismatched pair). */
 #include "config.h"
+#include "config_int.h"
 #include "proto/bootcfg.h"
 #include "proto/proto.h"
 
@@ -16,14 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 
-struct acfg_ctx {
-	void *fdt;
-	char *err;
-	size_t errlen;
-};
-
-__attribute__((format(printf, 2, 3)))
-static bool acfg_fail(struct acfg_ctx *x, const char *fmt, ...)
+bool acfg_fail(struct acfg_ctx *x, const char *fmt, ...)
 {
 	va_list ap;
 	int n = snprintf(x->err, x->errlen, "boot configuration: ");
@@ -95,7 +89,7 @@ static bool acfg_walk(struct acfg_ctx *x, size_t len)
 
 /* Every property and subnode of node must be in the allowed lists (NULL
  * ended), and none may appear twice. */
-static bool acfg_known(struct acfg_ctx *x, int node, const char *path,
+bool acfg_known(struct acfg_ctx *x, int node, const char *path,
 		       const char *const *props, const char *const *nodes)
 {
 	unsigned seen = 0;
@@ -133,7 +127,7 @@ static bool acfg_known(struct acfg_ctx *x, int node, const char *path,
 
 /* One NUL-terminated string of 1..max bytes; *out NULL if absent and not
  * required. */
-static bool acfg_str(struct acfg_ctx *x, int node, const char *path,
+bool acfg_str(struct acfg_ctx *x, int node, const char *path,
 		     const char *prop, size_t max, bool required, char **out)
 {
 	int len;
@@ -291,7 +285,7 @@ static bool acfg_bytes(struct acfg_ctx *x, int node, const char *path,
 	return true;
 }
 
-static bool acfg_u32(struct acfg_ctx *x, int node, const char *path,
+bool acfg_u32(struct acfg_ctx *x, int node, const char *path,
 		     const char *prop, uint32_t min, uint32_t max, uint32_t *out)
 {
 	uint8_t b[4];
@@ -344,7 +338,9 @@ static bool acfg_top(struct acfg_ctx *x, int node, struct agent_cfg *c)
 	static const char *const props[] = { BCFG_P_VERSION, BCFG_P_NAME,
 					     BCFG_P_HOST_TIME, BCFG_P_TOKEN, NULL };
 	static const char *const nodes[] = { BCFG_N_ROOT, BCFG_N_INIT,
-					     BCFG_N_EXEC, BCFG_N_NETWORK, NULL };
+					     BCFG_N_EXEC, BCFG_N_NETWORK,
+					     BCFG_N_VOLUMES, BCFG_N_PATCHES,
+					     BCFG_N_SCRIPTS, NULL };
 	const char *path = "/" BCFG_NODE;
 	const void *p;
 	int len;
@@ -407,5 +403,6 @@ bool acfg_parse(void *blob, size_t len, struct agent_cfg *c, char *err,
 		return acfg_fail(&x, "missing node /%s", BCFG_NODE);
 	return acfg_top(&x, node, c) && acfg_root(&x, node, c) &&
 	       acfg_init(&x, node, c) && acfg_exec(&x, node, c) &&
-	       acfg_network(&x, node, c);
+	       acfg_network(&x, node, c) && acfg_volumes(&x, node, c) &&
+	       acfg_patches(&x, node, c) && acfg_scripts(&x, node, c);
 }

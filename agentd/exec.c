@@ -7,6 +7,7 @@
  * detach=1: the command starts with stdin /dev/null and stdout/stderr in
  * AGENT_DETACH_LOG, STARTED is the whole reply, nothing streams. */
 #include "agentd.h"
+#include "proto/bootcfg.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -51,6 +52,19 @@ static const struct exec_defaults *exec_dflt;
 void exec_set_defaults(const struct exec_defaults *d)
 {
 	exec_dflt = d;
+}
+
+static bool exec_scripts;
+
+void exec_scripts_on_path(void)
+{
+	static char path[8192];
+	const char *old = getenv("PATH");
+
+	exec_scripts = true;
+	snprintf(path, sizeof(path), "PATH=%s:" BCFG_SCRIPTS_DIR,
+		 old && *old ? old : EXEC_DEFAULT_PATH);
+	putenv(path);
 }
 
 static const char *exec_getenv(const struct exec_req *r, const char *name)
@@ -386,6 +400,13 @@ static bool exec_prepare(struct exec_req *r, struct aconn *c,
 		exec_setenv(r, exec_dflt->env[i]);
 	for (unsigned i = 0; i < r->nreqenv; i++)
 		exec_setenv(r, r->reqenv[i]);
+	/* scripts callable by name, after everything else on PATH */
+	static char path[8192];
+	const char *p = exec_getenv(r, "PATH");
+	if (exec_scripts && (size_t)snprintf(path, sizeof(path), "PATH=%s%s"
+					     BCFG_SCRIPTS_DIR, p ? p : "",
+					     p && *p ? ":" : "") < sizeof(path))
+		exec_setenv(r, path);
 	r->envp[r->envc] = NULL;
 	r->argv[r->argc] = NULL;
 	if (stat(r->cwd, &st) < 0 || !S_ISDIR(st.st_mode)) {

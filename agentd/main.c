@@ -10,6 +10,7 @@
 #include "config.h"
 #include "init.h"
 #include "net.h"
+#include "patch.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -194,13 +195,37 @@ static void agent_read_config(struct agent_cfg *cfg)
 		  got, (long long)(t1 - t0), (long long)(agent_now_us() - t1));
 }
 
+/* After the network (whose /etc/hosts an append patch may extend):
+ * patches, scripts, then volumes, so that no patch writes through a
+ * volume into the host. */
+static void agent_prepare(const struct agent_cfg *cfg, int files_fd)
+{
+	char err[BCFG_MAX_WORKDIR + 600];
+
+	if (!patch_apply(cfg, files_fd, err, sizeof(err)) ||
+	    !patch_scripts(cfg, files_fd, err, sizeof(err)))
+		agent_fatal(err);
+	patch_cleanup(files_fd);
+	if (cfg->n_scripts)
+		exec_scripts_on_path();
+	if (!patch_volumes(cfg, err, sizeof(err)))
+		agent_fatal(err);
+}
+
 static void agent_setup(struct agent *a, struct agent_cfg *cfg)
 {
+	int files_fd = -1;
+
 	agent_mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
 	agent_mount("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
 	agent_mount("devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755");
 	agent_read_config(cfg);
 	exec_set_defaults(&cfg->exec);
+	/* the patches' and scripts' content, reachable after the switch */
+	if ((cfg->n_patches || cfg->n_scripts) &&
+	    (files_fd = open(BCFG_FILES, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		agent_fatal("boot configuration: no " BCFG_FILES " for the patches "
+			    "and scripts");
 	if (cfg->has_root)
 		agent_switch_root(cfg);
 	a->t_root_ms = agent_now_ms();
@@ -215,6 +240,7 @@ static void agent_setup(struct agent *a, struct agent_cfg *cfg)
 	agent_loopback();
 	/* the VM's own writable layer: an overlay's upper, or the initramfs */
 	agent_network(&cfg->net, cfg->name, !cfg->has_root || cfg->root_upper);
+	agent_prepare(cfg, files_fd);
 }
 
 /* --init: preflight, then fork; returns in the agent (the child). */

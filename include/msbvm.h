@@ -73,6 +73,9 @@ int msbvm_config_set_rootfs(msbvm_config *c, const char *path);
  * "scratch" for an image, msbvm_config_set_image). */
 #define MSBVM_SCRATCH_MIB 4096
 int msbvm_config_set_overlay(msbvm_config *c, const char *upper);
+/* A "scratch" upper (as above) of mib MiB apparent size (sparse;
+ * 64..1048576) instead of MSBVM_SCRATCH_MIB: `--upper-size`. */
+int msbvm_config_set_upper_size(msbvm_config *c, uint64_t mib);
 /* Another virtio-blk disk (vdb, vdc, ... in order, after an overlay's
  * upper disk; at most 8). */
 int msbvm_config_add_disk(msbvm_config *c, const char *path, bool readonly);
@@ -112,7 +115,8 @@ struct msbvm_patch {
 	size_t len;
 	const char *src;       /* COPY_*: host path (read at msbvm_create);
 				* SYMLINK: the target, stored as given */
-	int mode;              /* permission bits, -1: 0644 files, 0755 dirs */
+	int mode;              /* permission bits; -1: 0644 (text, file),
+				* 0755 (mkdir), the host file's (copyFile) */
 	bool replace;
 };
 int msbvm_config_add_patch(msbvm_config *c, const struct msbvm_patch *p);
@@ -121,11 +125,19 @@ int msbvm_config_add_patch(msbvm_config *c, const struct msbvm_patch *p);
  * component of [A-Za-z0-9_.-]; the host file is read at msbvm_create. */
 int msbvm_config_add_script(msbvm_config *c, const char *name,
 			    const char *host_file);
+/* The same with the script's content given (copied), as a spec's
+ * "scripts": {"NAME": "#!/bin/sh\n..."} does. */
+int msbvm_config_add_script_text(msbvm_config *c, const char *name,
+				 const char *content);
 /* A sandbox spec (JSON, docs/spec.md): image or rootfs, memory, cpus,
  * init, init_args, init_env, env, workdir, volumes, scripts, patches.
  * Fields found are applied to c as the setters above would; settings made
  * after the call override them (the command line's flags do). */
 int msbvm_config_load_spec(msbvm_config *c, const char *path);
+/* The image reference the last loaded spec named ("image"), or NULL. The
+ * library does not pull it: the caller resolves it (msbvm_image_rootfs,
+ * msbvm_config_set_image), as `msbvm run --spec` does. */
+const char *msbvm_config_spec_image(const msbvm_config *c);
 /* Networking: a virtio-net device on user-mode NAT (libslirp), the
  * default, or none. The guest is 10.0.2.15/24 with gateway 10.0.2.2 (also
  * the host's loopback, as with QEMU user networking) and DNS 10.0.2.3

@@ -14,7 +14,9 @@
 
 /* Bumped when a property changes meaning; agentd refuses other versions
  * (the host and agentd ship together: a mismatch is a packaging error). */
-#define BCFG_VERSION 2                  /* 2: /msbvm/token required */
+#define BCFG_VERSION 3                  /* 2: /msbvm/token required;
+					 * 3: volumes, patches, scripts,
+					 * virtiofs roots */
 
 #define BCFG_DIR "msbvm"                /* in the initramfs, mode 0700 */
 #define BCFG_PATH "/msbvm/config.dtb"   /* mode 0400 */
@@ -48,6 +50,31 @@
 					 * host.msbvm.internal in /etc/hosts */
 #define BCFG_P_DNS "dns"                /* 4 bytes: /etc/resolv.conf */
 #define BCFG_P_MTU "mtu"                /* u32: 68..65535 */
+#define BCFG_N_VOLUMES "volumes"        /* /msbvm/volumes: optional; subnodes
+					 * volume@0, volume@1, ... in order */
+#define BCFG_N_VOLUME "volume"
+#define BCFG_P_TAG "tag"                /* string: the virtio-fs tag */
+/* BCFG_P_PATH: the guest directory; BCFG_P_READONLY: mount read-only */
+#define BCFG_N_PATCHES "patches"        /* /msbvm/patches: patch@0.. */
+#define BCFG_N_PATCH "patch"
+#define BCFG_P_OP "op"                  /* string: text, file, mkdir,
+					 * append, copyFile, copyDir,
+					 * symlink, remove */
+#define BCFG_P_MODE "mode"              /* u32: permission bits, <= 07777 */
+#define BCFG_P_REPLACE "replace"        /* flag */
+#define BCFG_P_TARGET "target"          /* string: a symlink's target */
+#define BCFG_N_SCRIPTS "scripts"        /* /msbvm/scripts: script@0.. */
+#define BCFG_N_SCRIPT "script"
+/* BCFG_P_NAME: the script's name under /.msb/scripts */
+
+/* Content of patches and scripts: members of the same archive, beside
+ * config.dtb (docs/boot-config.md "Files"). Patch i's content (text,
+ * file, append, copyFile: a regular file; copyDir: a directory tree) is
+ * BCFG_FILES/p<i>, script i's BCFG_FILES/s<i>. agentd deletes them once
+ * applied. They sit in guest RAM until then: BCFG_MAX_FILES in all. */
+#define BCFG_FILES "/msbvm/files"
+#define BCFG_MAX_FILES (16u << 20)
+#define BCFG_SCRIPTS_DIR "/.msb/scripts"
 
 /* limits (the host refuses more at configuration time) */
 #define BCFG_MAX_NAME 64                /* HOST_NAME_MAX */
@@ -58,5 +85,10 @@
 #define BCFG_MAX_USER 255
 #define BCFG_MAX_LIST 64                /* init args, init env */
 #define BCFG_MAX_STRING 65536           /* one list element */
+#define BCFG_MAX_VOLUMES 8              /* MSBVM_MAX_VOLUMES */
+#define BCFG_MAX_PATCHES 256
+#define BCFG_MAX_SCRIPTS 64
+#define BCFG_MAX_TAG 36                 /* virtio_fs_config.tag */
+#define BCFG_MAX_SCRIPT_NAME 64
 
 #endif

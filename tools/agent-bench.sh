@@ -27,7 +27,7 @@ stats() { # label unit values... : min / median / p90 / max
 
 ready=() guest=() stop=()
 for i in $(seq "$boots"); do
-	"$msbvm" run -v -d --state-dir "$state" --name bench --rootfs "$work/root.ext4" \
+	"$msbvm" run --verbose -d --state-dir "$state" --name bench --rootfs "$work/root.ext4" \
 		>/dev/null 2>"$work/run.err"
 	r=$(sed -n 's/.*agent ready \([0-9.]*\) s after start.*ready \([0-9]*\) ms).*/\1 \2/p' "$work/run.err")
 	ready+=("${r% *}")

@@ -19,7 +19,7 @@ truncate -s 64M "$work/scratch.img"
 
 exits() { sed -n 's/.*exits: io=\([0-9]*\) mmio=\([0-9]*\).*/\1 \2/p' "$1"; }
 for b in 0 1; do
-	"$msbvm" run -v --rootfs "$work/root.ext4" --disk "$work/scratch.img" \
+	"$msbvm" run --verbose --rootfs "$work/root.ext4" --disk "$work/scratch.img" \
 		--append "bench=$b" </dev/null >"$work/out$b" 2>"$work/err$b"
 done
 grep -a BENCH "$work/out1" | sed 's/^BENCH /  /'

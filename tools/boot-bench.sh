@@ -63,7 +63,7 @@ else
 	printf '%-4s %12s %12s %10s\n' run userspace_s guest_up_s exit_s
 fi
 for i in $(seq "$n"); do
-	measure msbvm "$msbvm" run -v --kernel "$kernel" --initrd "$initrd" "$@"
+	measure msbvm "$msbvm" run --verbose --kernel "$kernel" --initrd "$initrd" "$@"
 	a_us=$tus a_up=$up a_ex=$tex
 	# the exact command line msbvm booted with (nested additions included)
 	[ -n "$cmdline" ] || cmdline=$(sed -n 's/^msbvm: kernel .* cmdline: //p' "$work/err.msbvm")

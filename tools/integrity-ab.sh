@@ -36,7 +36,7 @@ cp "$fsstress" "$stage/fsstress"
 truncate -s 256M "$work/pristine.img"
 mkfs.ext4 -q -F $mkfs_opts "$work/pristine.img"
 cmd="console=ttyS0 reboot=k panic=-1 8250.nr_uarts=1 random.trust_bootloader=on quiet ro rootfstype=ext4 stress=$secs"
-nested=$("$msbvm" run -v --no-agent --rootfs /dev/null 2>&1 | sed -n "s/.*adding '\(.*\)'/\1/p")
+nested=$("$msbvm" run --verbose --no-agent --rootfs /dev/null 2>&1 | sed -n "s/.*adding '\(.*\)'/\1/p")
 [ -n "$nested" ] && cmd="$cmd $nested"
 
 # one run: VMM name; prints "OK|CORRUPT|FAILED detail"

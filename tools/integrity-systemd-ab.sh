@@ -31,7 +31,7 @@ debugfs -w -R "write $work/integrity.service /etc/systemd/system/integrity.servi
 debugfs -w -R "symlink /etc/systemd/system/multi-user.target.wants/integrity.service /etc/systemd/system/integrity.service" \
 	"$work/pristine.ext4" >/dev/null 2>&1
 e2fsck -fn "$work/pristine.ext4" >/dev/null 2>&1 || { echo "pristine image not clean" >&2; exit 1; }
-nested=$("$msbvm" run -v --no-agent --rootfs /dev/null 2>&1 | sed -n "s/.*adding '\(.*\)'/\1/p")
+nested=$("$msbvm" run --verbose --no-agent --rootfs /dev/null 2>&1 | sed -n "s/.*adding '\(.*\)'/\1/p")
 cmd="console=ttyS0 reboot=k panic=-1 8250.nr_uarts=1 random.trust_bootloader=on quiet rootfstype=ext4 init=/lib/systemd/systemd $nested"
 
 boot() { # VMM RUN -> result line

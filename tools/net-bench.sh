@@ -69,7 +69,7 @@ run() {
 }
 
 # the command line msbvm gives this kernel (printed before the boot)
-timeout 10 "$msbvm" run -v --no-agent --net none --rootfs "$work/root.ext4" --append netbench.port=1 \
+timeout 10 "$msbvm" run --verbose --no-agent --net none --rootfs "$work/root.ext4" --append netbench.port=1 \
 	</dev/null >/dev/null 2>"$work/cmdline.err" || true
 base=$(sed -n 's/^msbvm: kernel .* cmdline: //p' "$work/cmdline.err" |
 	tr ' ' '\n' | grep -v '^virtio_mmio.device=\|^netbench' | tr '\n' ' ')

@@ -49,5 +49,28 @@ int main(void)
 	c = msbvm_config_new();
 	msbvm_config_set_image(c, &img);
 	rc |= seed(c, "image");
+	/* format 3: volumes, every patch operation, scripts, a directory root */
+	c = msbvm_config_new();
+	msbvm_config_set_rootfs(c, "/r.ext4");
+	msbvm_config_set_overlay(c, "tmpfs");
+	msbvm_config_add_volume(c, "/tmp", "/data", true);
+	msbvm_config_add_volume(c, "/", "/srv/host", false);
+	for (int op = MSBVM_PATCH_TEXT; op <= MSBVM_PATCH_REMOVE; op++) {
+		struct msbvm_patch p = { (enum msbvm_patch_op)op, "/etc/x", "hi\n", 3,
+					 NULL, op == MSBVM_PATCH_MKDIR ? 0700 : -1,
+					 op != MSBVM_PATCH_APPEND };
+		if (op == MSBVM_PATCH_COPY_FILE || op == MSBVM_PATCH_COPY_DIR)
+			p.src = "/tmp";
+		if (op == MSBVM_PATCH_SYMLINK)
+			p.src = "/etc/target";
+		msbvm_config_add_patch(c, &p);
+	}
+	msbvm_config_add_script_text(c, "setup", "#!/bin/sh\n");
+	msbvm_config_add_script(c, "start.sh", "/bin/true");
+	rc |= seed(c, "fs");
+	c = msbvm_config_new();
+	msbvm_config_set_rootfs(c, "/tmp");
+	msbvm_config_set_upper_size(c, 512);
+	rc |= seed(c, "dirroot");
 	return rc;
 }

@@ -132,7 +132,7 @@ if [ "${MSBVM_TEST_SYSTEMD:-0}" = 1 ]; then
 	sd=$(tools/mkrootfs-init.sh systemd) || { echo "Bail out! systemd image"; exit 1; }
 	cp --sparse=always "$sd" "$work/sd.ext4"
 	t0=$(date +%s.%N)
-	"$msbvm" run -v --state-dir "$state" --name sd --memory 256 --rootfs "$work/sd.ext4" \
+	"$msbvm" run --verbose --state-dir "$state" --name sd --memory 256 --rootfs "$work/sd.ext4" \
 		--init auto --init-arg --unit=multi-user.target --init-env container=msbvm -- \
 		sh -c 'cat /proc/1/comm; tr "\0" " " < /proc/1/cmdline; echo;
 		       while [ ! -S /run/systemd/private ]; do sleep 1; done

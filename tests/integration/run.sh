@@ -76,7 +76,7 @@ echo "# boot 1: busybox user space, console input, fake panic/power-off lines, r
 mkfifo "$work/in"
 exec 3<>"$work/in"
 start=$(date +%s.%N)
-"$msbvm" run -v --kernel "$kernel" --initrd "$work/initrd.cpio" --console \
+"$msbvm" run --verbose --kernel "$kernel" --initrd "$work/initrd.cpio" --console \
 	--append "test=read" <"$work/in" >"$work/boot1" 2>"$work/boot1.err" &
 vmpid=$!
 wait_for MSBVM-READ-READY "$work/boot1"
@@ -146,7 +146,7 @@ check "the scratch image on the host holds the guest's bytes at 1 MiB" [ "$host_
 fsck_clean "$work/ro.ext4" "read-only disk after boot 2"
 
 echo "# boot 3: same root after the kill: the synced file survived; guest powers off -> exit 0"
-"$msbvm" run --no-agent -v --kernel "$kernel" --rootfs "$work/root.ext4" --append "test=read" \
+"$msbvm" run --no-agent --verbose --kernel "$kernel" --rootfs "$work/root.ext4" --append "test=read" \
 	>"$work/boot3" 2>"$work/boot3.err" </dev/null
 rc=$?
 out=$(sed -n '/MSBVM-BEGIN/,/MSBVM-END/p' "$work/boot3" | tr -d '\r')
@@ -161,7 +161,7 @@ check "the power-off came through the port (msbvm.pvport)" \
 fsck_clean "$work/root.ext4" "ext4 root after boots 2 (SIGKILL) and 3 (power-off)"
 
 echo "# boot 4: init exits -> kernel panic -> exit 1 with the panic line"
-"$msbvm" run -v --kernel "$kernel" --initrd "$work/initrd.cpio" --append "test=panic" \
+"$msbvm" run --verbose --kernel "$kernel" --initrd "$work/initrd.cpio" --append "test=panic" \
 	>"$work/boot4" 2>"$work/boot4.err" </dev/null
 rc=$?
 check "guest panic makes msbvm exit 1 (rc=$rc)" [ "$rc" = 1 ]

@@ -120,6 +120,60 @@ static void test_parse_image(void)
 	CHECK_STR_CONTAINS(cli_errmsg(), "--bogus");
 }
 
+/* -v (volumes), --verbose, --script, --spec, --upper-size, --rootfs DIR */
+static void test_parse_fs(void)
+{
+	struct run_opts o;
+	char host[64], guest[64], buf[128];
+	const char *name, *file;
+	bool ro;
+
+	const char *a1[] = { "run", "--rootfs", "/srv/root", "-v", "/h:/g:ro",
+			     "--volume", "./d:/data", "--verbose", "--script",
+			     "setup=./s.sh", "--upper-size", "512", "--", "ls", NULL };
+	CHECK(parse(14, a1, &o) == 0 && o.n_vols == 2 && o.verbose &&
+	      !strcmp(o.vols[1], "./d:/data") && o.n_scripts == 1 &&
+	      o.upper_mib == 512 && !strcmp(o.cmd[0], "ls"));
+	/* -v takes a value now: the old -v (verbose) is --verbose */
+	const char *a2[] = { "run", "--rootfs", "r", "-v", NULL };
+	CHECK(parse(4, a2, &o) == -EINVAL);
+	CHECK_STR_CONTAINS(cli_errmsg(), "option -v needs a value");
+	/* a spec stands in for the root; what follows is the command */
+	const char *a3[] = { "run", "--spec", "s.json", "--memory", "256", "echo", "hi", NULL };
+	CHECK(parse(7, a3, &o) == 0 && !strcmp(o.spec, "s.json") && !o.image &&
+	      o.mem_given && o.cmd && !strcmp(o.cmd[0], "echo"));
+	const char *a4[] = { "run", "--rootfs", "r", "--upper-size", "10", NULL };
+	CHECK(parse(5, a4, &o) == -EINVAL);
+	CHECK_STR_CONTAINS(cli_errmsg(), "--upper-size '10'");
+	const char *a5[] = { "run", "--initrd", "i", "-v", "/a:/b", NULL };
+	CHECK(parse(5, a5, &o) == -EINVAL);
+	CHECK_STR_CONTAINS(cli_errmsg(), "need the agent");
+	const char *a6[] = { "run", "--rootfs", "r", "-v", "/a:/1", "-v", "/a:/2", "-v",
+			     "/a:/3", "-v", "/a:/4", "-v", "/a:/5", "-v", "/a:/6", "-v",
+			     "/a:/7", "-v", "/a:/8", "-v", "/a:/9", NULL };
+	CHECK(parse(21, a6, &o) == -EINVAL);
+	CHECK_STR_CONTAINS(cli_errmsg(), "at most 8 -v options");
+
+	CHECK(cli_parse_volume("/h:/g", host, guest, sizeof(host), &ro) == 0 &&
+	      !strcmp(host, "/h") && !strcmp(guest, "/g") && !ro);
+	CHECK(cli_parse_volume("rel/dir:/g:ro", host, guest, sizeof(host), &ro) == 0 &&
+	      !strcmp(host, "rel/dir") && ro);
+	CHECK(cli_parse_volume("/h:/g:rw", host, guest, sizeof(host), &ro) == 0 && !ro);
+	static const char *const bad[] = { "/h", ":/g", "/h:", "/h:/g:rx", "/h:/g:ro:x" };
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		CHECK(cli_parse_volume(bad[i], host, guest, sizeof(host), &ro) == -EINVAL);
+		CHECK_STR_CONTAINS(cli_errmsg(), "expected HOSTDIR:GUESTDIR");
+	}
+	CHECK(cli_parse_volume("/h:g", host, guest, sizeof(host), &ro) == -EINVAL);
+	CHECK_STR_CONTAINS(cli_errmsg(), "the guest path g is not absolute");
+	CHECK(cli_parse_script("go=/x/go.sh", buf, sizeof(buf), &name, &file) == 0 &&
+	      !strcmp(name, "go") && !strcmp(file, "/x/go.sh"));
+	CHECK(cli_parse_script("go", buf, sizeof(buf), &name, &file) == -EINVAL);
+	CHECK_STR_CONTAINS(cli_errmsg(), "--script 'go': expected NAME=HOSTFILE");
+	CHECK(cli_parse_script("=x", buf, sizeof(buf), &name, &file) == -EINVAL);
+	CHECK(cli_parse_script("go=", buf, sizeof(buf), &name, &file) == -EINVAL);
+}
+
 int main(void)
 {
 	struct run_opts o;
@@ -181,6 +235,7 @@ int main(void)
 
 	test_parse_exec();
 	test_parse_image();
+	test_parse_fs();
 
 	char p[64];
 	bool ro;

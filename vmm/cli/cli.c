@@ -11,7 +11,8 @@
 static void cli_run_usage(void)
 {
 	printf("usage: msbvm run [options] IMAGE [options] [[--] CMD [ARG...]]\n"
-	       "       msbvm run --rootfs ROOT.ext4 [options] [-- CMD [ARG...]]\n"
+	       "       msbvm run --rootfs ROOT.ext4|DIR [options] [-- CMD [ARG...]]\n"
+	       "       msbvm run --spec SPEC.json [options] [-- CMD [ARG...]]\n"
 	       "       msbvm run -d --name NAME (IMAGE | --rootfs ROOT.ext4) [options]\n"
 	       "       msbvm run --initrd FILE [options]   (no agent)\n"
 	       "\n"
@@ -52,6 +53,21 @@ static void cli_run_usage(void)
 	       "  --init-env K=V    environment for the init, merged over the\n"
 	       "                    inherited one (repeatable)\n"
 	       "  --no-agent        boot the root file system's own init\n"
+	       "  -v, --volume HOSTDIR:GUESTDIR[:ro]\n"
+	       "                    share a host directory over virtio-fs, mounted\n"
+	       "                    at GUESTDIR (absolute; made if missing) before\n"
+	       "                    CMD or the init runs; :ro refuses writes\n"
+	       "                    (EROFS). Files the guest creates belong to\n"
+	       "                    you on the host (repeatable, at most 8)\n"
+	       "  --script NAME=HOSTFILE\n"
+	       "                    install HOSTFILE as /.msb/scripts/NAME (mode\n"
+	       "                    0755; on PATH for CMD and msbvm exec)\n"
+	       "  --spec FILE.json  a sandbox spec (docs/spec.md): image or rootfs,\n"
+	       "                    memory, cpus, init, env, workdir, volumes,\n"
+	       "                    scripts, patches; flags given here override\n"
+	       "                    its fields, lists add to them\n"
+	       "  --upper-size MIB  the overlay's writes go to a sparse scratch\n"
+	       "                    disk of MIB (default for images: %d)\n"
 	       "\n"
 	       "  --kernel FILE     ELF vmlinux or bzImage (default: $MSBVM_KERNEL,\n"
 	       "                    else build/vmlinux next to the msbvm binary)\n"
@@ -62,6 +78,10 @@ static void cli_run_usage(void)
 	       "  --tmpfs-upper     an image VM's writes go to guest RAM (tmpfs)\n"
 	       "  --rootfs IMAGE    boot with IMAGE (ext4) as the root disk,\n"
 	       "                    /dev/vda, mounted read-write\n"
+	       "  --rootfs DIR      a host directory as the root: shared read-only\n"
+	       "                    over virtio-fs under an overlay whose writes go\n"
+	       "                    to guest RAM (tmpfs; --upper-size: a disk);\n"
+	       "                    DIR is never modified\n"
 	       "  --overlay tmpfs|UPPER.ext4\n"
 	       "                    keep IMAGE unchanged (attached read-only,\n"
 	       "                    shareable by many VMs): writes go to an\n"
@@ -88,13 +108,13 @@ static void cli_run_usage(void)
 	       "  --nested-workarounds auto|on|off\n"
 	       "                    kernel arguments for nested paravirtual KVM\n"
 	       "                    hosts (default auto: on where detected)\n"
-	       "  -v, --verbose     say what msbvm decides and print exit counts\n"
+	       "  --verbose         say what msbvm decides and print exit counts\n"
 	       "  --report FILE     write phase times, VM exits, CPU time and VMM\n"
 	       "                    memory as JSON at exit (tools/bench reads it)\n"
 	       "  --profile FILE    sample guest RIP every 5 ms into FILE\n"
 	       "                    (tools/profile-report.sh reads it)\n"
 	       "  -h, --help        this text\n",
-	       CLI_MEM_DEFAULT_MIB, CLI_MEM_MIN_MIB);
+	       MSBVM_SCRATCH_MIB, CLI_MEM_DEFAULT_MIB, CLI_MEM_MIN_MIB);
 }
 
 static char cli_err[512];
@@ -259,10 +279,21 @@ static uint64_t cli_host_mib(void)
 	return (uint64_t)pages * (uint64_t)psz >> 20;
 }
 
+/* repeatable options into their lists */
+static int cli_push(const char **list, unsigned *n, unsigned max,
+		    const char *v, const char *what)
+{
+	if (*n == max)
+		return cli_fail(EINVAL, "run: at most %u %s options", max, what);
+	list[(*n)++] = v;
+	return 0;
+}
+
 enum { OPT_CMDLINE = 256, OPT_APPEND, OPT_NESTED, OPT_CONSOLE, OPT_PROFILE,
        OPT_ROOTFS, OPT_DISK, OPT_NAME, OPT_STATE, OPT_NO_AGENT, OPT_INIT,
        OPT_INIT_ARG, OPT_INIT_ENV, OPT_REPORT, OPT_OVERLAY, OPT_ENTRYPOINT,
-       OPT_TMPFS_UPPER, OPT_NET, OPT_DNS, OPT_SECCOMP };
+       OPT_TMPFS_UPPER, OPT_NET, OPT_DNS, OPT_SECCOMP, OPT_VERBOSE, OPT_SCRIPT,
+       OPT_SPEC, OPT_UPPER_SIZE };
 
 int cli_parse_run(int argc, char **argv, struct run_opts *o)
 {
@@ -275,7 +306,11 @@ int cli_parse_run(int argc, char **argv, struct run_opts *o)
 		{ "console", no_argument, NULL, OPT_CONSOLE },
 		{ "nested-workarounds", required_argument, NULL, OPT_NESTED },
 		{ "seccomp", required_argument, NULL, OPT_SECCOMP },
-		{ "verbose", no_argument, NULL, 'v' },
+		{ "verbose", no_argument, NULL, OPT_VERBOSE },
+		{ "volume", required_argument, NULL, 'v' },
+		{ "script", required_argument, NULL, OPT_SCRIPT },
+		{ "spec", required_argument, NULL, OPT_SPEC },
+		{ "upper-size", required_argument, NULL, OPT_UPPER_SIZE },
 		{ "profile", required_argument, NULL, OPT_PROFILE },
 		{ "rootfs", required_argument, NULL, OPT_ROOTFS },
 		{ "overlay", required_argument, NULL, OPT_OVERLAY },
@@ -311,7 +346,7 @@ int cli_parse_run(int argc, char **argv, struct run_opts *o)
 	/* options may come on both sides of an image reference, as in
 	 * `msbvm run IMAGE --init auto -- bash`: a second pass after it */
 	for (;;) {
-		while ((c = getopt_long(argc, argv, "+:k:i:m:vhde:w:u:tTp:", lo, NULL)) != -1) {
+		while ((c = getopt_long(argc, argv, "+:k:i:m:v:hde:w:u:tTp:", lo, NULL)) != -1) {
 			switch (c) {
 			case 'k': o->kernel = optarg; break;
 			case 'i': o->initrd = optarg; break;
@@ -329,7 +364,23 @@ int cli_parse_run(int argc, char **argv, struct run_opts *o)
 						       CLI_MAX_DISKS);
 				o->disks[o->n_disks++] = optarg;
 				break;
-			case 'v': o->verbose = true; break;
+			case OPT_VERBOSE: o->verbose = true; break;
+			case 'v':
+				if ((rc = cli_push(o->vols, &o->n_vols, CLI_MAX_VOLUMES,
+						   optarg, "-v")) < 0)
+					return rc;
+				break;
+			case OPT_SCRIPT:
+				if ((rc = cli_push(o->scripts, &o->n_scripts, CLI_MAX_SCRIPTS,
+						   optarg, "--script")) < 0)
+					return rc;
+				break;
+			case OPT_SPEC: o->spec = optarg; break;
+			case OPT_UPPER_SIZE:
+				if (cli_parse_mib(optarg, 64, 1u << 20, &o->upper_mib) < 0)
+					return cli_fail(EINVAL, "run: --upper-size '%s': a whole "
+						       "number of MiB from 64 to 1048576", optarg);
+				break;
 			case 'd': o->detach = true; break;
 			case OPT_NAME: o->name = optarg; break;
 			case OPT_STATE: o->state_dir = optarg; break;
@@ -377,6 +428,7 @@ int cli_parse_run(int argc, char **argv, struct run_opts *o)
 						   &o->mem_mib);
 				if (rc < 0)
 					return rc;
+				o->mem_given = true;
 				break;
 			case OPT_NESTED:
 				if ((rc = cli_nested(optarg, &o->nested)) < 0)
@@ -394,22 +446,26 @@ int cli_parse_run(int argc, char **argv, struct run_opts *o)
 					       "msbvm run --help)", argv[optind - 1]);
 			}
 		}
-		if (o->image || o->rootfs || o->initrd || o->no_agent || optind >= argc ||
+		/* with a spec, what follows is the command */
+		if (o->image || o->rootfs || o->initrd || o->no_agent || o->spec ||
+		    optind >= argc ||
 		    !strcmp(argv[optind - 1], "--"))
 			break;
 		o->image = argv[optind++];
 	}
 	if (optind < argc)
 		o->cmd = argv + optind;
-	if (o->entrypoint && !o->image)
+	if (o->entrypoint && !o->image && !o->spec)
 		return cli_fail(EINVAL, "run: --entrypoint needs an IMAGE");
 	if (o->initrd || o->no_agent) {
 		o->no_agent = true;
-		if (o->cmd || o->detach || o->init)
-			return cli_fail(EINVAL, "run: a command, -d and --init need the "
-				       "agent; drop --initrd/--no-agent");
+		if (o->cmd || o->detach || o->init || o->n_vols || o->n_scripts ||
+		    o->spec)
+			return cli_fail(EINVAL, "run: a command, -d, --init, -v, --script "
+				       "and --spec need the agent; drop "
+				       "--initrd/--no-agent");
 	}
-	else if (!o->rootfs && !o->image)
+	else if (!o->rootfs && !o->image && !o->spec)
 		return cli_fail(EINVAL, "run: an IMAGE reference or --rootfs ROOT.ext4 "
 			       "is needed (the agent mounts it as /), or --initrd "
 			       "FILE to boot without the agent");

@@ -10,6 +10,8 @@
 #define CLI_MEM_MIN_MIB 32
 #define CLI_MAX_DISKS 8
 #define CLI_MAX_ENV 64
+#define CLI_MAX_VOLUMES 8
+#define CLI_MAX_SCRIPTS 64
 
 /* -e/-w/-u/-t/-T, shared by `run` and `exec`: 1 taken, 0 not one of
  * them, <0 bad value. */
@@ -47,6 +49,13 @@ struct run_opts {
 	const char *dns;                    /* --dns IP */
 	const char *ports[CLI_MAX_PORTS];   /* -p specs, parsed by the library */
 	unsigned n_ports;
+	const char *vols[CLI_MAX_VOLUMES];  /* -v HOST:GUEST[:ro] */
+	unsigned n_vols;
+	const char *scripts[CLI_MAX_SCRIPTS]; /* --script NAME=HOSTFILE */
+	unsigned n_scripts;
+	const char *spec;                   /* --spec FILE.json */
+	uint64_t upper_mib;                 /* --upper-size (0: not given) */
+	bool mem_given;                     /* --memory (else the spec's) */
 };
 
 /* sigsys.c: a SIGSYS handler that names the thread and syscall a
@@ -74,6 +83,13 @@ int cli_parse_exec(int argc, char **argv, struct exec_opts *o);
 
 /* --disk PATH[,ro|,rw]: the path (of path_len bytes at most) and ro. */
 int cli_parse_disk(const char *spec, char *path, size_t path_len, bool *ro);
+/* -v HOSTDIR:GUESTDIR[:ro|:rw]: the two paths (each of at most len
+ * bytes) and ro; <0 with cli_errmsg() on a malformed one. */
+int cli_parse_volume(const char *spec, char *host, char *guest, size_t len,
+		     bool *ro);
+/* --script NAME=HOSTFILE: pointers into a copy in buf */
+int cli_parse_script(const char *spec, char *buf, size_t len,
+		     const char **name, const char **file);
 /* Parses `msbvm run` arguments (argv[0] is "run"). 1: help printed. */
 int cli_parse_run(int argc, char **argv, struct run_opts *o);
 /* A strict decimal MiB count within [min, max]; -EINVAL otherwise. */

@@ -83,6 +83,43 @@ static void run_log(void *opaque, const char *line)
 /* run IMAGE: the image's Entrypoint + Cmd (run_image.c) */
 static char **run_image_argv;
 
+/* -v, --script, --upper-size into c; -1 after printing why (exit 2) */
+static int run_fs_opts(const struct run_opts *o, msbvm_config *c)
+{
+	char host[PATH_MAX], guest[PATH_MAX], buf[PATH_MAX + 80];
+	const char *name, *file;
+	bool ro;
+
+	for (unsigned i = 0; i < o->n_vols; i++) {
+		if (cli_parse_volume(o->vols[i], host, guest, sizeof(host), &ro) < 0) {
+			fprintf(stderr, "msbvm: %s\n", cli_errmsg());
+			return -1;
+		}
+		if (msbvm_config_add_volume(c, host, guest, ro) < 0)
+			goto fail;
+	}
+	for (unsigned i = 0; i < o->n_scripts; i++) {
+		if (cli_parse_script(o->scripts[i], buf, sizeof(buf), &name, &file) < 0) {
+			fprintf(stderr, "msbvm: %s\n", cli_errmsg());
+			return -1;
+		}
+		/* read at create; a typo is better told now, by its flag */
+		if (access(file, R_OK) < 0) {
+			fprintf(stderr, "msbvm: --script %s: cannot read %s: %s\n",
+				o->scripts[i], file, strerror(errno));
+			return -1;
+		}
+		if (msbvm_config_add_script(c, name, file) < 0)
+			goto fail;
+	}
+	if (o->upper_mib && msbvm_config_set_upper_size(c, o->upper_mib) < 0)
+		goto fail;
+	return 0;
+fail:
+	fprintf(stderr, "msbvm: %s\n", msbvm_config_errmsg(c));
+	return -1;
+}
+
 /* The config for o; NULL after printing why. */
 static msbvm_config *run_config(const struct run_opts *o)
 {
@@ -105,14 +142,32 @@ static msbvm_config *run_config(const struct run_opts *o)
 	const char *agent = run_default_file("MSBVM_AGENT_INITRD", "agentd.cpio",
 					     ibuf, sizeof(ibuf));
 	msbvm_config_set_log(c, run_log, NULL, o->verbose);
+	/* the spec first: every flag below overrides or adds to it */
+	if (o->spec && msbvm_config_load_spec(c, o->spec) < 0) {
+		fprintf(stderr, "msbvm: %s\n", msbvm_config_errmsg(c));
+		msbvm_config_free(c);
+		return NULL;
+	}
+	/* a spec's image, unless the command line names a root */
+	struct run_opts so = *o;
+	if (!so.image && !so.rootfs && msbvm_config_spec_image(c))
+		so.image = msbvm_config_spec_image(c);
+	o = &so;
+	if (run_fs_opts(o, c) < 0) {
+		msbvm_config_free(c);
+		return NULL;
+	}
 	rc |= msbvm_config_set_kernel(c, k);
 	rc |= msbvm_config_set_agent(c, !o->no_agent);
 	if (!o->no_agent && agent)
 		rc |= msbvm_config_set_agent_initrd(c, agent);
 	rc |= msbvm_config_set_initrd(c, o->initrd);
-	rc |= msbvm_config_set_rootfs(c, o->rootfs);
-	rc |= msbvm_config_set_overlay(c, o->overlay);
-	rc |= msbvm_config_set_memory_mib(c, o->mem_mib);
+	if (o->rootfs)
+		rc |= msbvm_config_set_rootfs(c, o->rootfs);
+	if (o->overlay)
+		rc |= msbvm_config_set_overlay(c, o->overlay);
+	if (o->mem_given || !o->spec)
+		rc |= msbvm_config_set_memory_mib(c, o->mem_mib);
 	rc |= msbvm_config_set_nested(c, o->nested);
 	/* on: this process reports a violation itself (sigsys.c) */
 	if (o->seccomp == MSBVM_SECCOMP_ON)
@@ -124,7 +179,8 @@ static msbvm_config *run_config(const struct run_opts *o)
 	rc |= msbvm_config_set_profile(c, o->profile);
 	rc |= msbvm_config_set_state_dir(c, o->state_dir);
 	rc |= msbvm_config_set_name(c, o->name);
-	rc |= msbvm_config_set_init(c, o->init);
+	if (o->init)
+		rc |= msbvm_config_set_init(c, o->init);
 	if (o->net_given)
 		rc |= msbvm_config_set_net(c, o->net);
 	rc |= msbvm_config_set_dns(c, o->dns);

@@ -11,7 +11,6 @@
 #include "vmm/core/err.h"
 
 #include <arpa/inet.h>
-#include <assert.h>
 #include <errno.h>
 #include <libfdt.h>
 #include <stdio.h>
@@ -48,20 +47,113 @@ static int bcfg_list(void *fdt, const char *prop, char *const *v, unsigned n)
 	return rc;
 }
 
+/* The root: an ext4 disk (/dev/vda), or a host directory shared over
+ * virtio-fs (CFG_ROOT_TAG), always read-only under an overlay. The
+ * upper's disk comes after the root's, or first when the root is a
+ * directory (no root disk). */
 static int bcfg_root(void *fdt, const struct msbvm_config *c)
 {
+	bool dir = cfg_rootfs_dir(c);
+	const char *upper = cfg_overlay(c);
 	int rc;
 
 	if (!c->rootfs)
 		return 0;
+	if (dir && !upper)
+		upper = "tmpfs";
 	if ((rc = fdt_begin_node(fdt, BCFG_N_ROOT)) ||
-	    (rc = fdt_property_string(fdt, BCFG_P_DEVICE, "/dev/vda")) ||
-	    (rc = fdt_property_string(fdt, BCFG_P_FSTYPE, "ext4")))
+	    (rc = fdt_property_string(fdt, BCFG_P_DEVICE, dir ? CFG_ROOT_TAG : "/dev/vda")) ||
+	    (rc = fdt_property_string(fdt, BCFG_P_FSTYPE, dir ? "virtiofs" : "ext4")) ||
+	    (dir && (rc = fdt_property(fdt, BCFG_P_READONLY, NULL, 0))))
 		return rc;
-	const char *upper = cfg_overlay(c);
 	if (upper && (rc = fdt_property_string(fdt, BCFG_P_UPPER,
-					       strcmp(upper, "tmpfs") ? "/dev/vdb" : "tmpfs")))
+					       !strcmp(upper, "tmpfs") ? "tmpfs" :
+					       dir ? "/dev/vda" : "/dev/vdb")))
 		return rc;
+	return fdt_end_node(fdt);
+}
+
+/* /msbvm/volumes/volume@I: tag CFG_VOL_TAG(I) on the guest path */
+static int bcfg_volumes(void *fdt, const struct msbvm_config *c)
+{
+	char node[32], tag[BCFG_MAX_TAG + 1];
+	int rc;
+
+	if (!c->n_vols)
+		return 0;
+	if ((rc = fdt_begin_node(fdt, BCFG_N_VOLUMES)))
+		return rc;
+	for (unsigned i = 0; i < c->n_vols; i++) {
+		snprintf(node, sizeof(node), "%s@%u", BCFG_N_VOLUME, i);
+		snprintf(tag, sizeof(tag), CFG_VOL_TAG, i);
+		if ((rc = fdt_begin_node(fdt, node)) ||
+		    (rc = fdt_property_string(fdt, BCFG_P_TAG, tag)) ||
+		    (rc = fdt_property_string(fdt, BCFG_P_PATH, c->vols[i].guest)) ||
+		    (c->vols[i].ro && (rc = fdt_property(fdt, BCFG_P_READONLY, NULL, 0))) ||
+		    (rc = fdt_end_node(fdt)))
+			return rc;
+	}
+	return fdt_end_node(fdt);
+}
+
+/* which options an operation takes (the seed's opts) */
+static bool bcfg_has_mode(enum msbvm_patch_op op)
+{
+	return op == MSBVM_PATCH_TEXT || op == MSBVM_PATCH_FILE ||
+	       op == MSBVM_PATCH_MKDIR || op == MSBVM_PATCH_COPY_FILE;
+}
+
+static bool bcfg_has_replace(enum msbvm_patch_op op)
+{
+	return op != MSBVM_PATCH_MKDIR && op != MSBVM_PATCH_APPEND &&
+	       op != MSBVM_PATCH_REMOVE;
+}
+
+/* /msbvm/patches/patch@I; content travels as BCFG_FILES/pI */
+static int bcfg_patches(void *fdt, const struct msbvm_config *c)
+{
+	char node[32];
+	int rc;
+
+	if (!c->n_patches)
+		return 0;
+	if ((rc = fdt_begin_node(fdt, BCFG_N_PATCHES)))
+		return rc;
+	for (unsigned i = 0; i < c->n_patches; i++) {
+		const struct cfg_patch *p = &c->patches[i];
+		snprintf(node, sizeof(node), "%s@%u", BCFG_N_PATCH, i);
+		if ((rc = fdt_begin_node(fdt, node)) ||
+		    (rc = fdt_property_string(fdt, BCFG_P_OP, cfg_patch_name(p->op))) ||
+		    (rc = fdt_property_string(fdt, BCFG_P_PATH, p->path)) ||
+		    (p->mode >= 0 && bcfg_has_mode(p->op) &&
+		     (rc = fdt_property_u32(fdt, BCFG_P_MODE, (uint32_t)p->mode))) ||
+		    (p->replace && bcfg_has_replace(p->op) &&
+		     (rc = fdt_property(fdt, BCFG_P_REPLACE, NULL, 0))) ||
+		    (p->op == MSBVM_PATCH_SYMLINK &&
+		     (rc = fdt_property_string(fdt, BCFG_P_TARGET, p->src))) ||
+		    (rc = fdt_end_node(fdt)))
+			return rc;
+	}
+	return fdt_end_node(fdt);
+}
+
+/* /msbvm/scripts/script@I: the name; content as BCFG_FILES/sI */
+static int bcfg_scripts(void *fdt, const struct msbvm_config *c)
+{
+	char node[32];
+	int rc;
+
+	if (!c->n_scripts)
+		return 0;
+	if ((rc = fdt_begin_node(fdt, BCFG_N_SCRIPTS)))
+		return rc;
+	for (unsigned i = 0; i < c->n_scripts; i++) {
+		snprintf(node, sizeof(node), "%s@%u", BCFG_N_SCRIPT, i);
+		if ((rc = fdt_begin_node(fdt, node)) ||
+		    (rc = fdt_property_string(fdt, BCFG_P_NAME, c->scripts[i].name)) ||
+		    (rc = fdt_end_node(fdt)))
+			return rc;
+	}
 	return fdt_end_node(fdt);
 }
 
@@ -79,17 +171,26 @@ static int bcfg_init(void *fdt, const struct msbvm_config *c)
 	return fdt_end_node(fdt);
 }
 
-/* An image's Env, WorkingDir and User: agentd's defaults for every EXEC */
+/* An image's Env, WorkingDir and User, then a spec's env and workdir
+ * over them: agentd's defaults for every EXEC */
 static int bcfg_exec(void *fdt, const struct msbvm_config *c)
 {
+	const char *workdir = c->spec_workdir ? c->spec_workdir : c->exec_workdir;
+	char *env[2 * CFG_MAX_LIST];
+	unsigned n = 0;
 	int rc;
 
-	if (!c->n_exec_env && !c->exec_workdir && !c->exec_user)
+	if (!c->n_exec_env && !c->n_spec_env && !workdir && !c->exec_user)
 		return 0;
+	for (unsigned i = 0; i < c->n_exec_env; i++)
+		env[n++] = c->exec_env[i];
+	for (unsigned i = 0; i < c->n_spec_env; i++)
+		env[n++] = c->spec_env[i];
+	if (n > BCFG_MAX_LIST)
+		return -FDT_ERR_BADVALUE; /* bcfg_fdt says what */
 	if ((rc = fdt_begin_node(fdt, BCFG_N_EXEC)) ||
-	    (rc = bcfg_list(fdt, BCFG_P_ENV, c->exec_env, c->n_exec_env)) ||
-	    (c->exec_workdir &&
-	     (rc = fdt_property_string(fdt, BCFG_P_WORKDIR, c->exec_workdir))) ||
+	    (rc = bcfg_list(fdt, BCFG_P_ENV, env, n)) ||
+	    (workdir && (rc = fdt_property_string(fdt, BCFG_P_WORKDIR, workdir))) ||
 	    (c->exec_user && (rc = fdt_property_string(fdt, BCFG_P_USER, c->exec_user))))
 		return rc;
 	return fdt_end_node(fdt);
@@ -133,6 +234,8 @@ static int bcfg_write(void *fdt, int len, const struct msbvm_config *c,
 	    (rc = fdt_property_string(fdt, BCFG_P_TOKEN, token)) ||
 	    (rc = bcfg_root(fdt, c)) || (rc = bcfg_init(fdt, c)) ||
 	    (rc = bcfg_exec(fdt, c)) || (rc = bcfg_network(fdt, c)) ||
+	    (rc = bcfg_volumes(fdt, c)) || (rc = bcfg_patches(fdt, c)) ||
+	    (rc = bcfg_scripts(fdt, c)) ||
 	    (rc = fdt_end_node(fdt)) || (rc = fdt_end_node(fdt)))
 		return rc;
 	return fdt_finish(fdt);
@@ -161,55 +264,19 @@ int bcfg_fdt(const struct msbvm_config *c, const char *name,
 			return 0;
 		}
 		free(fdt);
+		if (rc == -FDT_ERR_BADVALUE)
+			return err_set(E2BIG, "boot configuration: more than %d "
+				       "environment entries (the image's Env and "
+				       "the spec's env)", BCFG_MAX_LIST);
 		if (rc != -FDT_ERR_NOSPACE)
 			return err_set(EINVAL, "boot configuration: %s", fdt_strerror(rc));
 		if (len >= BCFG_MAX_SIZE)
 			return err_set(E2BIG, "boot configuration larger than %u KiB "
-				       "(the --init arguments and environment)",
+				       "(the --init arguments and environment, "
+				       "patches, scripts)",
 				       BCFG_MAX_SIZE >> 10);
 		len *= 2;
 	}
-}
-
-/* One cpio "newc" member (Documentation/driver-api/early-userspace/
- * buffer-format.rst): a 110-byte ASCII header of 13 8-digit hex fields,
- * the NUL-terminated name, padding to 4 bytes, the data, padding to 4.
- * Written here rather than with libarchive: linking libarchive (and
- * with it libxml2, ICU, lzma, zstd, ...) cost every `msbvm run` ~3 ms of
- * dynamic loading before the first vCPU entry, for two members. */
-static size_t bcfg_member(uint8_t *out, unsigned ino, const char *name,
-			  unsigned mode, const void *data, size_t len)
-{
-	size_t nl = strlen(name) + 1, n;
-
-	n = (size_t)sprintf((char *)out, "070701%08X%08X%08X%08X%08X%08X%08zX"
-			    "%08X%08X%08X%08X%08zX%08X", ino, mode, 0u, 0u,
-			    S_ISDIR(mode) ? 2u : 1u, 0u, len, 0u, 0u, 0u, 0u, nl, 0u);
-	memcpy(out + n, name, nl);
-	n += nl;
-	while (n % 4)
-		out[n++] = 0;
-	if (len)
-		memcpy(out + n, data, len);
-	n += len;
-	while (n % 4)
-		out[n++] = 0;
-	return n;
-}
-
-int bcfg_archive(const struct bcfg_blob *dtb, struct bcfg_blob *out)
-{
-	/* three headers and names, the data, padding */
-	size_t cap = 3 * (110 + 64 + 4) + dtb->len + 4;
-
-	if (!(out->data = malloc(cap)))
-		return err_set(ENOMEM, "boot configuration: out of memory");
-	out->len = bcfg_member(out->data, 1, BCFG_DIR, S_IFDIR | 0700, NULL, 0);
-	out->len += bcfg_member(out->data + out->len, 2, &BCFG_PATH[1],
-				S_IFREG | 0400, dtb->data, dtb->len);
-	out->len += bcfg_member(out->data + out->len, 0, "TRAILER!!!", 0, NULL, 0);
-	assert(out->len <= cap);
-	return 0;
 }
 
 int bcfg_build(const struct msbvm_config *c, const char *name,
@@ -227,7 +294,7 @@ int bcfg_build(const struct msbvm_config *c, const char *name,
 	if (hook && !strcmp(hook, "bad-magic"))
 		dtb.data[0] ^= 0xff;
 #endif
-	rc = bcfg_archive(&dtb, out);
+	rc = bcfg_archive_files(c, &dtb, out);
 	bcfg_free(&dtb);
 	return rc;
 }

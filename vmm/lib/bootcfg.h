@@ -20,6 +20,10 @@ int bcfg_fdt(const struct msbvm_config *c, const char *name,
 	     const char *token, struct bcfg_blob *out);
 /* A cpio (newc) archive holding BCFG_DIR/ and the blob as BCFG_PATH. */
 int bcfg_archive(const struct bcfg_blob *dtb, struct bcfg_blob *out);
+/* The same plus the content of c's patches and scripts (host files read
+ * now: -errno naming a missing one; BCFG_MAX_FILES in all). */
+int bcfg_archive_files(const struct msbvm_config *c,
+		       const struct bcfg_blob *dtb, struct bcfg_blob *out);
 /* Both, for the agent initramfs of this VM. */
 int bcfg_build(const struct msbvm_config *c, const char *name,
 	       const char *token, struct bcfg_blob *out);

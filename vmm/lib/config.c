@@ -62,7 +62,7 @@ static int cfg_each(struct msbvm_config *c, int (*fn)(char **s))
 	char **one[] = { &c->kernel, &c->agent_initrd, &c->initrd, &c->rootfs,
 			 &c->cmdline, &c->append, &c->name, &c->state_dir,
 			 &c->init, &c->profile, &c->overlay, &c->exec_workdir,
-			 &c->exec_user };
+			 &c->exec_user, &c->spec_image, &c->spec_workdir };
 
 	for (unsigned i = 0; i < sizeof(one) / sizeof(one[0]); i++)
 		sum += fn(one[i]);
@@ -74,10 +74,13 @@ static int cfg_each(struct msbvm_config *c, int (*fn)(char **s))
 		sum += fn(&c->init_env[i]);
 	for (unsigned i = 0; i < c->n_exec_env; i++)
 		sum += fn(&c->exec_env[i]);
+	for (unsigned i = 0; i < c->n_spec_env; i++)
+		sum += fn(&c->spec_env[i]);
 	for (unsigned i = 0; i < c->n_vols; i++)
 		sum += fn(&c->vols[i].host) + fn(&c->vols[i].guest);
 	for (unsigned i = 0; i < c->n_scripts; i++)
-		sum += fn(&c->scripts[i].name) + fn(&c->scripts[i].host);
+		sum += fn(&c->scripts[i].name) + fn(&c->scripts[i].host) +
+		       fn(&c->scripts[i].text);
 	return sum;
 }
 

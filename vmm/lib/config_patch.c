@@ -130,35 +130,65 @@ static bool script_name_ok(const char *n)
 			 "0123456789_.-") == l;
 }
 
-int msbvm_config_add_script(msbvm_config *c, const char *name,
-			    const char *host)
+/* name checked, not yet given; the slot for it, or NULL after err */
+static struct cfg_script *script_slot(struct msbvm_config *c, const char *name)
 {
-	struct cfg_script *s = &c->scripts[c->n_scripts];
-
 	if (!name || !script_name_ok(name)) {
 		snprintf(c->err, sizeof(c->err), "script name '%s': one name of "
 			 "[A-Za-z0-9_.-], at most 64 bytes", name ? name : "");
-		return -EINVAL;
-	}
-	if (!host || !*host) {
-		snprintf(c->err, sizeof(c->err), "script %s: no host file", name);
-		return -EINVAL;
+		return NULL;
 	}
 	for (unsigned i = 0; i < c->n_scripts; i++)
 		if (!strcmp(c->scripts[i].name, name)) {
 			snprintf(c->err, sizeof(c->err), "script %s given twice", name);
-			return -EEXIST;
+			return NULL;
 		}
 	if (c->n_scripts == CFG_MAX_SCRIPTS) {
 		snprintf(c->err, sizeof(c->err), "at most %d scripts", CFG_MAX_SCRIPTS);
-		return -E2BIG;
+		return NULL;
 	}
-	if (!(s->name = strdup(name)) || !(s->host = strdup(host))) {
+	return &c->scripts[c->n_scripts];
+}
+
+/* host or text (the other NULL) */
+static int script_add(struct msbvm_config *c, const char *name,
+		      const char *host, const char *text)
+{
+	struct cfg_script *s = script_slot(c, name);
+
+	if (!s)
+		return -EINVAL;
+	memset(s, 0, sizeof(*s));
+	if (!(s->name = strdup(name)) || (host && !(s->host = strdup(host))) ||
+	    (text && !(s->text = strdup(text)))) {
 		free(s->name);
-		s->name = NULL;
+		free(s->host);
+		memset(s, 0, sizeof(*s));
 		snprintf(c->err, sizeof(c->err), "out of memory");
 		return -ENOMEM;
 	}
 	c->n_scripts++;
 	return 0;
+}
+
+int msbvm_config_add_script(msbvm_config *c, const char *name,
+			    const char *host)
+{
+	if (!host || !*host) {
+		snprintf(c->err, sizeof(c->err), "script %s: no host file",
+			 name ? name : "");
+		return -EINVAL;
+	}
+	return script_add(c, name, host, NULL);
+}
+
+int msbvm_config_add_script_text(msbvm_config *c, const char *name,
+				 const char *content)
+{
+	if (!content) {
+		snprintf(c->err, sizeof(c->err), "script %s: no content",
+			 name ? name : "");
+		return -EINVAL;
+	}
+	return script_add(c, name, NULL, content);
 }

@@ -92,8 +92,28 @@ bool cfg_rootfs_dir(const struct msbvm_config *c)
 	       S_ISDIR(st.st_mode);
 }
 
+int msbvm_config_set_upper_size(msbvm_config *c, uint64_t mib)
+{
+	if (mib < 64 || mib > (1u << 20)) {
+		snprintf(c->err, sizeof(c->err), "upper size %llu MiB: expected 64 "
+			 "to 1048576", (unsigned long long)mib);
+		return -EINVAL;
+	}
+	c->upper_mib = mib;
+	return msbvm_config_set_overlay(c, "scratch");
+}
+
 int cfg_validate_volumes(const struct msbvm_config *c)
 {
+	/* the seed: patches are "not supported with disk image roots" (a
+	 * read-write disk has no writable layer to put them in) */
+	if (c->n_patches && c->rootfs && !cfg_overlay(c) && !cfg_rootfs_dir(c))
+		return err_set(EINVAL, "patches are not supported with disk image "
+			       "roots (--rootfs %s is mounted read-write): use an "
+			       "image, a directory root or --overlay", c->rootfs);
+	if ((c->n_patches || c->n_scripts) && !c->agent)
+		return err_set(EINVAL, "patches and scripts need the agent (it "
+			       "applies them)");
 	if (c->n_vols && !c->agent)
 		return err_set(EINVAL, "volumes (-v) need the agent (it mounts them)");
 	if (cfg_rootfs_dir(c) && !c->agent)

@@ -46,12 +46,19 @@ struct cfg_patch {
 };
 
 struct cfg_script {
-	char *name, *host;
+	char *name, *host;    /* host: a file read at create, or NULL: */
+	char *text;           /* the content given inline (a spec) */
 };
 
 struct msbvm_config {
 	char *kernel, *agent_initrd, *initrd, *rootfs, *cmdline, *append;
 	char *name, *state_dir, *init, *profile, *overlay;
+	char *spec_image;     /* a spec's "image" (msbvm_config_spec_image) */
+	/* a spec's env and workdir: every command's defaults, over an
+	 * image's (bcfg_exec merges them) */
+	char *spec_env[CFG_MAX_LIST], *spec_workdir;
+	unsigned n_spec_env;
+	uint64_t upper_mib;   /* scratch upper's size (0: MSBVM_SCRATCH_MIB) */
 	struct machine_disk disks[CFG_MAX_DISKS];
 	unsigned n_disks;
 	/* virtio-fs shares (config_vol.c) */

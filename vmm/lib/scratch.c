@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <spawn.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -24,6 +25,12 @@ static const char *scratch_mke2fs(void)
 
 int scratch_create(struct vmstate *st, char *path, size_t len)
 {
+	/* the size asked for (--upper-size): scratch_create's only caller
+	 * passes its VM's &vm->st (sandbox.c) */
+	const struct msbvm *vm = (const struct msbvm *)
+		((const char *)st - offsetof(struct msbvm, st));
+	uint64_t mib = vm->cfg && vm->cfg->upper_mib ? vm->cfg->upper_mib :
+		       MSBVM_SCRATCH_MIB;
 	char size[32];
 	posix_spawn_file_actions_t fa;
 	pid_t pid;
@@ -32,12 +39,12 @@ int scratch_create(struct vmstate *st, char *path, size_t len)
 	fd = state_open_file(st, "upper.ext4", O_WRONLY | O_CREAT | O_EXCL, 0600);
 	if (fd < 0)
 		return fd;
-	rc = ftruncate(fd, (off_t)MSBVM_SCRATCH_MIB << 20) < 0 ? -errno : 0;
+	rc = ftruncate(fd, (off_t)mib << 20) < 0 ? -errno : 0;
 	close(fd);
 	if (rc < 0)
 		return err_set(-rc, "scratch disk: %s", strerror(-rc));
 	state_path(st, "upper.ext4", path, len);
-	snprintf(size, sizeof(size), "%dM", MSBVM_SCRATCH_MIB);
+	snprintf(size, sizeof(size), "%lluM", (unsigned long long)mib);
 	/* lazy inode tables: the guest kernel finishes them in the
 	 * background, mke2fs writes ~1 MiB instead of ~64 MiB */
 	char *argv[] = { (char *)scratch_mke2fs(), "-q", "-F", "-t", "ext4", "-m", "0",
