@@ -173,20 +173,16 @@ check "... and nothing of patches 0 and 1 reached the upper layer (upper/: $ls_u
 fsck_clean "$upper" "upper disk after the refused boot"
 fsck_clean "$base" "base image after the refused boot"
 
-# ---- boot 3: run with a script by name; volumes when virtio-fs is there ----
-have_fs=0
-[ -f virtio/fs.c ] && grep -qa virtiofs "$MSBVM_KERNEL" 2>/dev/null && have_fs=1
-vols=() vcheck=""
-if [ $have_fs = 1 ]; then
-	echo "from the host" > "$h/vol/hostfile"
-	echo "read only" > "$h/ro/file"
-	mkdir "$h/vol/many"
-	for i in $(seq 1000); do echo "$i" > "$h/vol/many/file-$i"; done
-	echo "SECRET-$$" > "$work/secret"
-	ln -s "$work/secret" "$h/vol/escape"
-	echo abc123 > "$h/vol/a"
-	vols=(-v "$h/vol:/vol" -v "$h/ro:/ro:ro")
-	vcheck='
+# ---- boot 3: run with a script by name, and volumes ----
+echo "from the host" > "$h/vol/hostfile"
+echo "read only" > "$h/ro/file"
+mkdir "$h/vol/many"
+for i in $(seq 1000); do echo "$i" > "$h/vol/many/file-$i"; done
+echo "SECRET-$$" > "$work/secret"
+ln -s "$work/secret" "$h/vol/escape"
+echo abc123 > "$h/vol/a"
+vols=(-v "$h/vol:/vol" -v "$h/ro:/ro:ro")
+vcheck='
 cat /vol/hostfile
 echo "from the guest" > /vol/guestfile && echo wrote
 (echo x > /ro/new && echo WROTE-RO) 2>&1 | tail -1
@@ -197,9 +193,6 @@ readlink /vol/escape
 cat /vol/escape 2>&1 | grep -c SECRET || true
 [ "$(cd /vol/.. && pwd -P)" = / ] && [ "$(ls /vol/.. | tr "\n" " ")" = "$(ls / | tr "\n" " ")" ] && echo dotdot-root
 '
-else
-	echo "# SKIP no virtio-fs device (virtio/fs.c, CONFIG_VIRTIO_FS): volume checks skipped"
-fi
 echo "# boot 3: run -- greet (a script by name)${vols:+, volumes}"
 # (--upper-size 100: the overlay's upper is a 100 MiB scratch disk, vdb)
 "$msbvm" run --state-dir "$state" --rootfs "$base" --upper-size 100 \
@@ -210,37 +203,35 @@ check "run -- sh -c greet: the script runs by name (rc=$rc)" \
 	bash -c "[ $rc = 0 ] && head -1 '$work/run.out' | grep -q '^greet ran as 0$'"
 check "--upper-size 100: a 100 MiB scratch upper ($(sed -n 2p "$work/run.out") sectors)" \
 	[ "$(sed -n 2p "$work/run.out")" = 204800 ]
-if [ $have_fs = 1 ]; then
-	mapfile -t o < "$work/run.out"
-	check "volume: a host file read in the guest" [ "${o[2]:-}" = "from the host" ]
-	check "volume: a guest file on the host, owned by $(id -u)" \
-		bash -c "[ '${o[3]:-}' = wrote ] && [ \"\$(cat '$h/vol/guestfile')\" = 'from the guest' ] &&
-			 [ \"\$(stat -c %u '$h/vol/guestfile')\" = $(id -u) ]"
-	check "volume :ro refuses writes with EROFS (${o[4]:-})" \
-		bash -c 'echo "$1" | grep -q "Read-only file system" && [ ! -e "$2" ]' _ \
-		"${o[4]:-}" "$h/ro/new"
-	hsum=$(cd "$h/vol/many" && LC_ALL=C ls -la | awk 'NR > 1 {print $1, $5, $9}' | md5sum)
-	check "ls -la of 1,000 files matches the host" [ "${o[5]:-}" = "$hsum" ]
-	check "rename, link, symlink, chmod, truncate as on the host" \
-		bash -c "[ '${o[6]:-}' = renamed ] && [ ! -e '$h/vol/a' ] &&
-			 [ \"\$(stat -c '%h %a %s' '$h/vol/b')\" = '2 640 3' ] &&
-			 [ \"\$(readlink '$h/vol/d')\" = b ] && [ \"\$(cat '$h/vol/c')\" = abc ]"
-	check "a symlink out of the share is shown as a link" [ "${o[7]:-}" = "$work/secret" ]
-	check "... resolved in the guest: the host file's content never arrives" [ "${o[8]:-}" = 0 ]
-	check ".. at the share's root is the guest's /" [ "${o[9]:-}" = dotdot-root ]
+mapfile -t o < "$work/run.out"
+check "volume: a host file read in the guest" [ "${o[2]:-}" = "from the host" ]
+check "volume: a guest file on the host, owned by $(id -u)" \
+	bash -c "[ '${o[3]:-}' = wrote ] && [ \"\$(cat '$h/vol/guestfile')\" = 'from the guest' ] &&
+		 [ \"\$(stat -c %u '$h/vol/guestfile')\" = $(id -u) ]"
+check "volume :ro refuses writes with EROFS (${o[4]:-})" \
+	bash -c 'echo "$1" | grep -q "Read-only file system" && [ ! -e "$2" ]' _ \
+	"${o[4]:-}" "$h/ro/new"
+hsum=$(cd "$h/vol/many" && LC_ALL=C ls -la | awk 'NR > 1 {print $1, $5, $9}' | md5sum)
+check "ls -la of 1,000 files matches the host" [ "${o[5]:-}" = "$hsum" ]
+check "rename, link, symlink, chmod, truncate as on the host" \
+	bash -c "[ '${o[6]:-}' = renamed ] && [ ! -e '$h/vol/a' ] &&
+		 [ \"\$(stat -c '%h %a %s' '$h/vol/b')\" = '2 640 3' ] &&
+		 [ \"\$(readlink '$h/vol/d')\" = b ] && [ \"\$(cat '$h/vol/c')\" = abc ]"
+check "a symlink out of the share is shown as a link" [ "${o[7]:-}" = "$work/secret" ]
+check "... resolved in the guest: the host file's content never arrives" [ "${o[8]:-}" = 0 ]
+check ".. at the share's root is the guest's /" [ "${o[9]:-}" = dotdot-root ]
 
-	echo "# boot 4: a directory root (--rootfs DIR)"
-	root=$work/rootdir
-	tools/stage-busybox.sh "$root" tests/integration/init-smoke.sh
-	find "$root" -printf '%p %s %m %T@\n' | sort > "$work/root.before"
-	"$msbvm" run --state-dir "$state" --rootfs "$root" -- \
-		sh -c 'cat /etc/hostname; echo w > /etc/written; cat /etc/written' \
-		>"$work/dir.out" 2>"$work/dir.err"; rc=$?
-	check "boots and writes to its overlay (rc=$rc)" \
-		[ "$rc/$(tr '\n' ' ' < "$work/dir.out")" = "0/msbvm-test w " ]
-	find "$root" -printf '%p %s %m %T@\n' | sort > "$work/root.after"
-	check "the directory is unmodified" cmp -s "$work/root.before" "$work/root.after"
-fi
+echo "# boot 4: a directory root (--rootfs DIR)"
+root=$work/rootdir
+tools/stage-busybox.sh "$root" tests/integration/init-smoke.sh
+find "$root" -printf '%p %s %m %T@\n' | sort > "$work/root.before"
+"$msbvm" run --state-dir "$state" --rootfs "$root" -- \
+	sh -c 'cat /etc/hostname; echo w > /etc/written; cat /etc/written' \
+	>"$work/dir.out" 2>"$work/dir.err"; rc=$?
+check "boots and writes to its overlay (rc=$rc)" \
+	[ "$rc/$(tr '\n' ' ' < "$work/dir.out")" = "0/msbvm-test w " ]
+find "$root" -printf '%p %s %m %T@\n' | sort > "$work/root.after"
+check "the directory is unmodified" cmp -s "$work/root.before" "$work/root.after"
 fsck_clean "$base" "base image after the last boot"
 
 if [ $fails = 0 ]; then
