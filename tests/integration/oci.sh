@@ -340,10 +340,23 @@ build/msbvm stop --state-dir "$state" obb; rc=$?
 check "stop (rc=$rc); the scratch disk goes with the VM" \
 	bash -c "[ $rc = 0 ] && [ ! -e '$state/obb' ]"
 check "the shared base image was never written" [ "$(md5sum < "$base_bb")" = "$sum_bb" ]
-out=$(build/msbvm run --state-dir "$state" --tmpfs-upper "$reg/test/bb:v1" -- \
-	'echo replaced $FOO; test -e /bin/ls && echo ls-back' 2>"$work/run2.err")
+# patches and a script on an image VM (issue 12): written to its upper
+# layer, the base image untouched
+printf '#!/bin/sh\necho script-hi\n' > "$work/hi.sh"
+cat > "$work/p.json" <<'JSON'
+{"patches": [{"op": "text", "path": "/etc/patched", "content": "patched-ok\n"},
+             {"op": "append", "path": "/etc/inittab", "content": "# appended\n"}]}
+JSON
+out=$(build/msbvm run --state-dir "$state" --tmpfs-upper --spec "$work/p.json" \
+	--script hi="$work/hi.sh" "$reg/test/bb:v1" -- \
+	'echo replaced $FOO; test -e /bin/ls && echo ls-back; cat /etc/patched; hi; tail -n 1 /etc/inittab' \
+	2>"$work/run2.err")
 check "CMD replaces the image's Cmd; a new VM starts from the pristine base ($(echo $out))" \
-	[ "$(echo $out)" = "replaced bar ls-back" ]
+	[ "$(echo $out | cut -d' ' -f1-3)" = "replaced bar ls-back" ]
+check "a spec's patches and a --script reach an image VM ($(echo $out | cut -d' ' -f4-))" \
+	[ "$(echo $out | cut -d' ' -f4-)" = "patched-ok script-hi # appended" ]
+check "... and the base image is still unchanged" [ "$(md5sum < "$base_bb")" = "$sum_bb" ]
+[ -n "$out" ] || sed 's/^/#   /' "$work/run2.err" | head -5
 out=$(build/msbvm run --state-dir "$state" "$reg/test/bb:v1" --entrypoint /bin/echo \
 	-- hello 2>"$work/run3.err")
 check "--entrypoint after the image replaces Entrypoint and drops Cmd ($out)" [ "$out" = hello ]

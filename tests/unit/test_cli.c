@@ -142,6 +142,12 @@ static void test_parse_fs(void)
 	const char *a3[] = { "run", "--spec", "s.json", "--memory", "256", "echo", "hi", NULL };
 	CHECK(parse(7, a3, &o) == 0 && !strcmp(o.spec, "s.json") && !o.image &&
 	      o.mem_given && o.cmd && !strcmp(o.cmd[0], "echo"));
+	/* ... unless a later "--" makes the first word an image */
+	const char *a3b[] = { "run", "--spec", "s.json", "alpine", "--", "echo", "hi", NULL };
+	CHECK(parse(7, a3b, &o) == 0 && o.image && !strcmp(o.image, "alpine") &&
+	      o.cmd && !strcmp(o.cmd[0], "echo"));
+	const char *a3c[] = { "run", "--spec", "s.json", "--", "echo", "--", NULL };
+	CHECK(parse(6, a3c, &o) == 0 && !o.image && o.cmd && !strcmp(o.cmd[0], "echo"));
 	const char *a4[] = { "run", "--rootfs", "r", "--upper-size", "10", NULL };
 	CHECK(parse(5, a4, &o) == -EINVAL);
 	CHECK_STR_CONTAINS(cli_errmsg(), "--upper-size '10'");

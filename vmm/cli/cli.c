@@ -12,7 +12,7 @@ static void cli_run_usage(void)
 {
 	printf("usage: msbvm run [options] IMAGE [options] [[--] CMD [ARG...]]\n"
 	       "       msbvm run --rootfs ROOT.ext4|DIR [options] [-- CMD [ARG...]]\n"
-	       "       msbvm run --spec SPEC.json [options] [-- CMD [ARG...]]\n"
+	       "       msbvm run --spec SPEC.json [options] [IMAGE --] [CMD [ARG...]]\n"
 	       "       msbvm run -d --name NAME (IMAGE | --rootfs ROOT.ext4) [options]\n"
 	       "       msbvm run --initrd FILE [options]   (no agent)\n"
 	       "\n"
@@ -204,6 +204,17 @@ int cli_parse_exec(int argc, char **argv, struct exec_opts *o)
 		return cli_fail(EINVAL, "exec: -d runs the command without a "
 				"terminal; drop -t");
 	return 0;
+}
+
+/* Is there a "--" after argv[i] (i itself not being one)? */
+static bool cli_later_dashdash(int argc, char **argv, int i)
+{
+	if (i >= argc || !strcmp(argv[i - 1], "--"))
+		return false;
+	for (int j = i + 1; j < argc; j++)
+		if (!strcmp(argv[j], "--"))
+			return true;
+	return false;
 }
 
 int cli_parse_disk(const char *spec, char *path, size_t path_len, bool *ro)
@@ -446,8 +457,10 @@ int cli_parse_run(int argc, char **argv, struct run_opts *o)
 					       "msbvm run --help)", argv[optind - 1]);
 			}
 		}
-		/* with a spec, what follows is the command */
-		if (o->image || o->rootfs || o->initrd || o->no_agent || o->spec ||
+		/* with a spec, what follows is the command, unless a later
+		 * "--" says it is the image: run --spec S IMAGE -- CMD */
+		if (o->image || o->rootfs || o->initrd || o->no_agent ||
+		    (o->spec && !cli_later_dashdash(argc, argv, optind)) ||
 		    optind >= argc ||
 		    !strcmp(argv[optind - 1], "--"))
 			break;
