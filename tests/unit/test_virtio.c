@@ -16,6 +16,7 @@
 #include <linux/virtio_ring.h>
 #include <stddef.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define RAM_SIZE (1u << 20)
@@ -334,6 +335,42 @@ static void test_requests(struct vmmio *t, struct vblk *b)
 	CHECK(irqs > 0);
 }
 
+/* DISCARD / WRITE_ZEROES (5.2.6.2): one segment; zeros read back; with
+ * UNMAP the range becomes a hole in the image file (stays sparse). */
+static int blk_zero(struct vmmio *t, uint32_t type, uint64_t sector,
+		    uint32_t n, uint32_t flags)
+{
+	struct virtio_blk_discard_write_zeroes seg = { sector, n, flags };
+
+	memcpy(ram + DATA, &seg, sizeof(seg));
+	return blk_req(t, type, 0, sizeof(seg));
+}
+
+static void test_zeroes(struct vmmio *t, struct vblk *b)
+{
+	uint8_t buf[4096], zero[4096] = { 0 };
+	struct stat st0, st1;
+
+	drv_init(t, FEAT);
+	memset(buf, 'W', sizeof(buf));
+	for (int s = 8; s < 64; s += 8)
+		CHECK(pwrite(b->fd, buf, sizeof(buf), s * 512) == sizeof(buf));
+	CHECK(fsync(b->fd) == 0 && fstat(b->fd, &st0) == 0);
+	CHECK(blk_zero(t, VIRTIO_BLK_T_WRITE_ZEROES, 8, 8, 0) == VIRTIO_BLK_S_OK);
+	CHECK(pread(b->fd, buf, 4096, 8 * 512) == 4096 && !memcmp(buf, zero, 4096));
+	CHECK(blk_zero(t, VIRTIO_BLK_T_WRITE_ZEROES, 16, 8,
+		       VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP) == VIRTIO_BLK_S_OK);
+	CHECK(pread(b->fd, buf, 4096, 16 * 512) == 4096 && !memcmp(buf, zero, 4096));
+	CHECK(fstat(b->fd, &st1) == 0 && st1.st_blocks < st0.st_blocks);
+	CHECK(pread(b->fd, buf, 512, 24 * 512) == 512 && buf[0] == 'W');
+	CHECK(blk_zero(t, VIRTIO_BLK_T_DISCARD, 24, 8, 0) == VIRTIO_BLK_S_OK);
+	/* out of range, unknown flag: IOERR, nothing changed */
+	CHECK(blk_zero(t, VIRTIO_BLK_T_WRITE_ZEROES, 60, 8, 0) == VIRTIO_BLK_S_IOERR);
+	CHECK(blk_zero(t, VIRTIO_BLK_T_WRITE_ZEROES, 32, 8, 2) == VIRTIO_BLK_S_IOERR);
+	CHECK(pread(b->fd, buf, 512, 32 * 512) == 512 && buf[0] == 'W');
+	CHECK(!needs_reset(t));
+}
+
 /* EVENT_IDX (2.7.10): no interrupt until used idx passes used_event. */
 static void test_event_idx(struct vmmio *t)
 {
@@ -421,6 +458,7 @@ int main(void)
 	test_early_notify(&t);
 	test_hostile_chains(&t);
 	test_requests(&t, &b);
+	test_zeroes(&t, &b);
 	test_event_idx(&t);
 	vblk_close(&b);
 	test_readonly(&b, path);
