@@ -54,7 +54,7 @@ boot() { # VMM RUN -> result line
 			-append "$cmd root=/dev/vda rw" </dev/null >"$log" 2>&1 ) &
 		local pid=$!
 		# no ACPI and no i8042 on microvm: stop at the kernel's last line
-		while kill -0 $pid 2>/dev/null && ! grep -aq 'reboot: \(Power down\|System halted\)' "$log"; do
+		while kill -0 $pid 2>/dev/null && ! grep -aq 'reboot: \(Power down\|System halted\)' "$log" 2>/dev/null; do
 			sleep 2
 		done
 		sleep 1; pkill -f "file=$root"; wait $pid 2>/dev/null
