@@ -146,12 +146,13 @@ wait_nsleep() {
 	return 1
 }
 # appears N CMD...: waits for the `sleep N` the exec just before left in
-# the background; if it never shows, runs CMD... again, at most twice: on
-# nested hosts about one busybox background job in ten segfaults as it
-# starts (docs/nested-kvm.md, open quirk), a real regression fails all tries
+# the background; if it never shows, runs CMD... again, up to TRIES (3)
+# times in all: on nested hosts about one busybox background job in seven
+# segfaults as it starts, one in three behind `setsid` (docs/nested-kvm.md,
+# open quirk); a real regression fails all tries
 appears() {
 	local n=$1 try j; shift
-	for try in 1 2 3; do
+	for try in $(seq "${TRIES:-3}"); do
 		[ $try = 1 ] || "$@" >/dev/null 2>&1 </dev/null
 		for j in 1 2 3 4 5; do
 			if [ "$(nsleep "$n")" -ge 1 ]; then
@@ -236,7 +237,9 @@ check "... and the command ignoring SIGINT is gone (SIGHUP)" wait_nsleep 1005 0
 # the terminal up (SIGHUP to its group), as when a login shell exits
 tjobs='sleep 1006 & setsid sleep 1007 & sleep 1'
 xo -t -- sh -c "$tjobs" >/dev/null 2>&1 </dev/null
-check "-t: a job in its own session (setsid) runs on" appears 1007 xo -t -- sh -c "$tjobs"
+# (8 tries: setsid forks and its parent exits at once, the pattern the
+# quirk hits hardest, 3 of 8 measured: 8 failures in a row ~0.04%)
+TRIES=8 check "-t: a job in its own session (setsid) runs on" appears 1007 xo -t -- sh -c "$tjobs"
 check "-t: a plain background job ends with the command (terminal hang-up)" wait_nsleep 1006 0
 x -- ps >"$work/ps"
 check "sleeps 1001, 1002, 1007 and 1008 still run after all that" \
